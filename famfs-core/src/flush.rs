@@ -1,0 +1,258 @@
+//! CPU cache write-back and invalidation for shared device memory.
+//!
+//! famfs memory may be CXL memory shared by several hosts, and CPU caches are
+//! not coherent across hosts: a store stays in our cache until the line is
+//! written back, and a line we already cached keeps showing old contents after
+//! another host writes the memory. So after writing metadata we write the
+//! lines back ([`write_back`]), and before re-reading metadata another host may
+//! have written we drop our copies ([`invalidate`]). The instructions are
+//! chosen once at run time from CPUID (CLWB, else CLFLUSHOPT, else CLFLUSH).
+//! On a simulated region (a regular file) all of this is harmless and merely
+//! costs a little time; on non-x86_64 targets both functions do nothing.
+
+use std::sync::OnceLock;
+
+/// Cache line size assumed for flushing: 64 bytes on every x86_64 CPU.
+/// A larger real line size would only make some flushes redundant.
+#[cfg(target_arch = "x86_64")]
+const LINE: usize = 64;
+
+/// The instruction [`write_back`] uses for each cache line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushMethod {
+    /// Write the line back and keep it cached (cheapest).
+    Clwb,
+    /// Write back and evict, weakly ordered.
+    Clflushopt,
+    /// Write back and evict, strongly ordered (oldest, slowest).
+    Clflush,
+    /// No cache flush instruction (non-x86_64): nothing is done.
+    None,
+}
+
+/// Cache flush instructions this CPU supports.
+#[derive(Debug, Clone, Copy)]
+struct Features {
+    clwb: bool,
+    clflushopt: bool,
+    clflush: bool,
+}
+
+fn features() -> Features {
+    static FEATURES: OnceLock<Features> = OnceLock::new();
+    *FEATURES.get_or_init(detect)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Features {
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+
+    // `__cpuid*` are safe on newer compilers, hence the allow.
+    // SAFETY: CPUID exists on every x86_64 CPU and has no side effects.
+    #[allow(unused_unsafe)]
+    let (max_leaf, leaf1_edx) = unsafe { (__cpuid(0).eax, __cpuid(1).edx) };
+    let leaf7_ebx = if max_leaf >= 7 {
+        // SAFETY: as above; leaf 7 is only queried when the CPU reports it.
+        #[allow(unused_unsafe)]
+        unsafe {
+            __cpuid_count(7, 0).ebx
+        }
+    } else {
+        0
+    };
+    Features {
+        clwb: leaf7_ebx & (1 << 24) != 0,
+        clflushopt: leaf7_ebx & (1 << 23) != 0,
+        clflush: leaf1_edx & (1 << 19) != 0,
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Features {
+    Features {
+        clwb: false,
+        clflushopt: false,
+        clflush: false,
+    }
+}
+
+/// The instruction [`write_back`] uses on this CPU (detected once, cached).
+pub fn flush_method() -> FlushMethod {
+    let f = features();
+    if f.clwb {
+        FlushMethod::Clwb
+    } else if f.clflushopt {
+        FlushMethod::Clflushopt
+    } else if f.clflush {
+        FlushMethod::Clflush
+    } else {
+        FlushMethod::None
+    }
+}
+
+/// The instruction [`invalidate`] uses: CLWB keeps the line cached, so it
+/// cannot be used to drop stale data.
+fn invalidate_method() -> FlushMethod {
+    let f = features();
+    if f.clflushopt {
+        FlushMethod::Clflushopt
+    } else if f.clflush {
+        FlushMethod::Clflush
+    } else {
+        FlushMethod::None
+    }
+}
+
+/// Writes back every cache line overlapping `[ptr, ptr + len)` to memory, then
+/// issues one `sfence` so the write-backs are complete before later stores
+/// (such as a log header update) become visible.
+///
+/// # Safety
+///
+/// `[ptr, ptr + len)` must be mapped memory of this process (it need not be
+/// aligned, and its contents are not changed). `len == 0` does nothing.
+pub unsafe fn write_back(ptr: *const u8, len: usize) {
+    // SAFETY: the caller guarantees the range is mapped.
+    unsafe { flush_lines(ptr, len, flush_method(), false) }
+}
+
+/// Writes back and evicts every cache line overlapping `[ptr, ptr + len)`,
+/// then fences, so the next loads from the range fetch what is in memory now
+/// (possibly written by another host). Any dirty data of ours in the range is
+/// written back first, not lost.
+///
+/// # Safety
+///
+/// Same as [`write_back`].
+pub unsafe fn invalidate(ptr: *const u8, len: usize) {
+    // SAFETY: the caller guarantees the range is mapped.
+    unsafe { flush_lines(ptr, len, invalidate_method(), true) }
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn flush_lines(ptr: *const u8, len: usize, method: FlushMethod, full_fence: bool) {
+    use core::arch::asm;
+    use core::arch::x86_64::_mm_clflush;
+
+    if len == 0 || method == FlushMethod::None {
+        return;
+    }
+    let start = ptr as usize & !(LINE - 1);
+    // The caller's range is mapped, so its end cannot wrap.
+    let end = ptr as usize + len;
+    let mut line = start;
+    while line < end {
+        let p = line as *const u8;
+        // SAFETY: `p` is the start of a cache line that overlaps the caller's
+        // mapped range, so it is mapped too (mappings are page granular). The
+        // instructions only move the line between cache and memory; they do
+        // not change its contents. No `nomem` option: the compiler must keep
+        // our earlier stores before the flush.
+        unsafe {
+            match method {
+                FlushMethod::Clwb => {
+                    asm!("clwb [{0}]", in(reg) p, options(nostack, preserves_flags))
+                }
+                FlushMethod::Clflushopt => {
+                    asm!("clflushopt [{0}]", in(reg) p, options(nostack, preserves_flags))
+                }
+                FlushMethod::Clflush => _mm_clflush(p),
+                FlushMethod::None => {}
+            }
+        }
+        line += LINE;
+    }
+    // SAFETY: fences only order memory operations. sfence suffices to order
+    // the flushes before later stores; an invalidation must also complete
+    // before later loads, which only mfence guarantees.
+    unsafe {
+        if full_fence {
+            asm!("mfence", options(nostack, preserves_flags));
+        } else {
+            asm!("sfence", options(nostack, preserves_flags));
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn flush_lines(_ptr: *const u8, _len: usize, _method: FlushMethod, _full_fence: bool) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_is_detected_consistently() {
+        let first = flush_method();
+        for _ in 0..10 {
+            assert_eq!(flush_method(), first);
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            // Every x86_64 CPU has at least CLFLUSH (SSE2 baseline).
+            assert_ne!(first, FlushMethod::None);
+            assert_ne!(invalidate_method(), FlushMethod::None);
+            assert_ne!(invalidate_method(), FlushMethod::Clwb);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        assert_eq!(first, FlushMethod::None);
+    }
+
+    #[test]
+    fn flushing_preserves_contents() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut buf = data.clone();
+        for start in [0usize, 1, 7, 63, 64, 65, 129] {
+            for len in [0usize, 1, 2, 63, 64, 65, 127, 200, 511] {
+                if start + len > buf.len() {
+                    continue;
+                }
+                // SAFETY: the range lies inside `buf`.
+                unsafe {
+                    write_back(buf.as_ptr().add(start), len);
+                    invalidate(buf.as_ptr().add(start), len);
+                }
+                assert_eq!(buf, data);
+            }
+        }
+        // Dirty data survives an invalidation (it is written back, not dropped).
+        buf[100] = 0xAB;
+        // SAFETY: the range lies inside `buf`.
+        unsafe { invalidate(buf.as_ptr().add(99), 3) };
+        assert_eq!(buf[100], 0xAB);
+    }
+
+    #[test]
+    fn every_supported_method_works() {
+        let f = features();
+        let supported = [
+            (FlushMethod::Clwb, f.clwb),
+            (FlushMethod::Clflushopt, f.clflushopt),
+            (FlushMethod::Clflush, f.clflush),
+            (FlushMethod::None, true),
+        ];
+        let buf: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        for (method, ok) in supported {
+            if ok {
+                for full_fence in [false, true] {
+                    // SAFETY: the range lies inside `buf` and the CPU supports `method`.
+                    unsafe { flush_lines(buf.as_ptr().add(5), 250, method, full_fence) };
+                }
+            }
+        }
+        assert!(buf.iter().enumerate().all(|(i, &b)| b == i as u8));
+    }
+
+    #[test]
+    fn zero_length_is_a_no_op() {
+        let buf = [1u8; 4];
+        // SAFETY: a zero-length range touches no memory.
+        unsafe {
+            write_back(buf.as_ptr(), 0);
+            invalidate(buf.as_ptr(), 0);
+            write_back(std::ptr::null(), 0);
+            invalidate(std::ptr::null(), 0);
+        }
+        assert_eq!(buf, [1u8; 4]);
+    }
+}

@@ -1,0 +1,297 @@
+//! The in-memory namespace that log replay builds: directories and files
+//! with their owner, mode, size and fmap.
+//!
+//! Nodes live in an arena indexed by inode number, assigned in log order, so
+//! every process that replays the same log gives every file the same inode
+//! number (a stable `st_ino`). Lookups walk path components from the root;
+//! the log's paths are validated before they get here.
+
+use crate::error::{Error, Result};
+use crate::fmap::Fmap;
+use std::collections::BTreeMap;
+
+/// Inode number; the root is [`ROOT_INO`].
+pub type Ino = u64;
+
+/// The mount point's own directory.
+pub const ROOT_INO: Ino = 1;
+
+/// Owner and permission bits, as logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Meta {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (no file type bits).
+    pub mode: u32,
+}
+
+/// A regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileNode {
+    pub size: u64,
+    pub flags: u32,
+    pub fmap: Fmap,
+    /// Why the file may not be accessed (bad fmap, allocation collision),
+    /// if it may not; access then fails with EIO.
+    pub error: Option<String>,
+}
+
+/// What a node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    Dir { children: BTreeMap<String, Ino> },
+    File(FileNode),
+}
+
+/// One directory or file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub ino: Ino,
+    pub parent: Ino,
+    pub name: String,
+    pub meta: Meta,
+    /// The log entry that created it (None for the root).
+    pub log_index: Option<u64>,
+    pub kind: NodeKind,
+}
+
+impl Node {
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, NodeKind::Dir { .. })
+    }
+
+    pub fn as_file(&self) -> Option<&FileNode> {
+        match &self.kind {
+            NodeKind::File(f) => Some(f),
+            NodeKind::Dir { .. } => None,
+        }
+    }
+}
+
+/// The tree of one mounted file system.
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    nodes: Vec<Node>,
+    files: u64,
+    dirs: u64,
+}
+
+impl Namespace {
+    /// An empty namespace whose root has `root` ownership and mode.
+    pub fn new(root: Meta) -> Self {
+        Namespace {
+            nodes: vec![Node {
+                ino: ROOT_INO,
+                parent: ROOT_INO,
+                name: String::new(),
+                meta: root,
+                log_index: None,
+                kind: NodeKind::Dir {
+                    children: BTreeMap::new(),
+                },
+            }],
+            files: 0,
+            dirs: 0,
+        }
+    }
+
+    pub fn get(&self, ino: Ino) -> Option<&Node> {
+        ino.checked_sub(1)
+            .and_then(|i| self.nodes.get(usize::try_from(i).ok()?))
+    }
+
+    fn get_mut(&mut self, ino: Ino) -> &mut Node {
+        &mut self.nodes[(ino - 1) as usize]
+    }
+
+    pub fn root(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    /// Files in the namespace.
+    pub fn file_count(&self) -> u64 {
+        self.files
+    }
+
+    /// Directories, not counting the root.
+    pub fn dir_count(&self) -> u64 {
+        self.dirs
+    }
+
+    /// All nodes in inode order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter()
+    }
+
+    /// Resolves a relative path (`""` is the root; components separated by
+    /// single slashes, as [`crate::path`] produces them).
+    pub fn lookup(&self, relpath: &str) -> Result<&Node> {
+        let mut node = self.root();
+        if relpath.is_empty() {
+            return Ok(node);
+        }
+        for (i, comp) in relpath.split('/').enumerate() {
+            match &node.kind {
+                NodeKind::Dir { children } => match children.get(comp) {
+                    Some(&ino) => node = self.get(ino).expect("child inode exists"),
+                    None => return Err(Error::NotFound(relpath.to_string())),
+                },
+                NodeKind::File(_) => {
+                    let prefix: Vec<&str> = relpath.split('/').take(i).collect();
+                    return Err(Error::NotADirectory(prefix.join("/")));
+                }
+            }
+        }
+        Ok(node)
+    }
+
+    /// Children of a directory, in name order.
+    pub fn children(&self, ino: Ino) -> Result<impl Iterator<Item = (&str, &Node)>> {
+        let node = self
+            .get(ino)
+            .ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
+        match &node.kind {
+            NodeKind::Dir { children } => Ok(children
+                .iter()
+                .map(|(name, &ino)| (name.as_str(), self.get(ino).expect("child exists")))),
+            NodeKind::File(_) => Err(Error::NotADirectory(self.path_of(ino))),
+        }
+    }
+
+    /// The path of a node relative to the mount point.
+    pub fn path_of(&self, ino: Ino) -> String {
+        let mut parts = Vec::new();
+        let mut cur = ino;
+        while cur != ROOT_INO {
+            let Some(n) = self.get(cur) else { break };
+            parts.push(n.name.as_str());
+            cur = n.parent;
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+
+    /// The directory that will hold `relpath`, and its last component.
+    fn parent_dir<'a>(&self, relpath: &'a str) -> Result<(Ino, &'a str)> {
+        let (parent, name) = relpath.rsplit_once('/').unwrap_or(("", relpath));
+        let dir = self.lookup(parent)?;
+        if !dir.is_dir() {
+            return Err(Error::NotADirectory(parent.to_string()));
+        }
+        if self.child(dir.ino, name).is_some() {
+            return Err(Error::Exists(relpath.to_string()));
+        }
+        Ok((dir.ino, name))
+    }
+
+    fn child(&self, dir: Ino, name: &str) -> Option<Ino> {
+        match &self.get(dir)?.kind {
+            NodeKind::Dir { children } => children.get(name).copied(),
+            NodeKind::File(_) => None,
+        }
+    }
+
+    fn insert(&mut self, relpath: &str, meta: Meta, log_index: u64, kind: NodeKind) -> Result<Ino> {
+        let (parent, name) = self.parent_dir(relpath)?;
+        let ino = self.nodes.len() as Ino + 1;
+        self.nodes.push(Node {
+            ino,
+            parent,
+            name: name.to_string(),
+            meta,
+            log_index: Some(log_index),
+            kind,
+        });
+        if let NodeKind::Dir { children } = &mut self.get_mut(parent).kind {
+            children.insert(name.to_string(), ino);
+        }
+        Ok(ino)
+    }
+
+    /// Adds a directory. Errors: the parent is missing (NotFound) or not a
+    /// directory (NotADirectory), or the path exists (Exists).
+    pub fn insert_dir(&mut self, relpath: &str, meta: Meta, log_index: u64) -> Result<Ino> {
+        let ino = self.insert(
+            relpath,
+            meta,
+            log_index,
+            NodeKind::Dir {
+                children: BTreeMap::new(),
+            },
+        )?;
+        self.dirs += 1;
+        Ok(ino)
+    }
+
+    /// Adds a file, with the same errors as [`Namespace::insert_dir`].
+    pub fn insert_file(
+        &mut self,
+        relpath: &str,
+        meta: Meta,
+        log_index: u64,
+        file: FileNode,
+    ) -> Result<Ino> {
+        let ino = self.insert(relpath, meta, log_index, NodeKind::File(file))?;
+        self.files += 1;
+        Ok(ino)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fmap::Extent;
+
+    fn meta() -> Meta {
+        Meta {
+            uid: 0,
+            gid: 0,
+            mode: 0o755,
+        }
+    }
+
+    fn file(size: u64) -> FileNode {
+        FileNode {
+            size,
+            flags: 2,
+            fmap: Fmap::Simple(vec![Extent {
+                devindex: 0,
+                offset: 10 << 20,
+                len: 2 << 20,
+            }]),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn build_and_lookup() {
+        let mut ns = Namespace::new(meta());
+        let d = ns.insert_dir("a", meta(), 0).unwrap();
+        let b = ns.insert_dir("a/b", meta(), 1).unwrap();
+        let f = ns.insert_file("a/b/f", meta(), 2, file(5)).unwrap();
+        assert_eq!((d, b, f), (2, 3, 4));
+        assert_eq!(ns.lookup("a/b/f").unwrap().ino, f);
+        assert_eq!(ns.lookup("").unwrap().ino, ROOT_INO);
+        assert_eq!(ns.path_of(f), "a/b/f");
+        assert_eq!(ns.get(f).unwrap().parent, b);
+        assert_eq!(ns.file_count(), 1);
+        assert_eq!(ns.dir_count(), 2);
+        let names: Vec<_> = ns.children(d).unwrap().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(names, ["b"]);
+        assert!(ns.children(f).is_err());
+        assert!(ns.get(0).is_none());
+        assert!(ns.get(99).is_none());
+    }
+
+    #[test]
+    fn errors() {
+        let mut ns = Namespace::new(meta());
+        ns.insert_file("f", meta(), 0, file(1)).unwrap();
+        assert!(matches!(ns.insert_dir("f", meta(), 1), Err(Error::Exists(_))));
+        assert!(matches!(ns.insert_file("f/x", meta(), 1, file(1)), Err(Error::NotADirectory(_))));
+        assert!(matches!(ns.insert_dir("missing/x", meta(), 1), Err(Error::NotFound(_))));
+        assert!(matches!(ns.lookup("f/x"), Err(Error::NotADirectory(p)) if p == "f"));
+        assert!(matches!(ns.lookup("nope"), Err(Error::NotFound(_))));
+        assert_eq!(ns.file_count(), 1);
+    }
+}

@@ -1,0 +1,321 @@
+//! Log replay: turning the metadata log into a namespace and allocation map.
+//!
+//! Replay walks entries `applied..next_index` and applies each in order. It
+//! is incremental: a reader that has applied N entries and sees `next_index`
+//! grow applies only the new ones, and finding out whether anything is new
+//! costs one 8-byte read of the header ([`Replay::has_news`]).
+//!
+//! Rules (from the reference tools): an entry whose seqnum differs from its
+//! index or whose CRC fails is re-read once after invalidating caches (the
+//! writer may be mid-append on another host); still bad, replay stops there
+//! and reports it, and the next call tries again. Everything else is judged
+//! entry by entry: a bad path, a file where a directory must be, an invalid
+//! fmap or an allocation collision is recorded as a [`Problem`] and the rest
+//! of the log still applies. A path logged twice: the first one wins.
+
+use crate::alloc::Bitmap;
+use crate::dax::DaxDevice;
+use crate::error::{Error, Result};
+use crate::fmap::MAX_DAXDEVS;
+use crate::format::{
+    log_off, LogEntry, LogHeader, Superblock, LOG_ENTRY_SIZE, LOG_HEADER_SIZE,
+};
+use crate::namespace::{FileNode, Meta, Namespace};
+use crate::path::check_relpath;
+use uuid::Uuid;
+
+/// A device known to the file system: the primary (index 0) or one added by
+/// an ADD_DAXDEV entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub index: u32,
+    pub size: u64,
+    pub uuid: Uuid,
+}
+
+/// Something wrong with one log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub index: u64,
+    pub message: String,
+}
+
+/// Counters fsck and logplay report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    pub files: u64,
+    pub dirs: u64,
+    pub daxdevs: u64,
+    pub deletes: u64,
+    /// Entries skipped because their path already existed.
+    pub duplicates: u64,
+}
+
+/// Replay state of one mounted file system.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    log_offset: u64,
+    log_len: u64,
+    applied: u64,
+    ns: Namespace,
+    devices: Vec<Option<DeviceInfo>>,
+    bitmaps: Vec<Option<Bitmap>>,
+    problems: Vec<Problem>,
+    stopped: Option<Problem>,
+    stats: ReplayStats,
+}
+
+/// Units reserved on a secondary device: its superblock region.
+const SECONDARY_RESERVED: u64 = crate::format::SUPERBLOCK_REGION;
+
+impl Replay {
+    /// Empty state for the file system described by `sb` on a primary
+    /// device of `dev_size` bytes. The root directory is owned by `root`.
+    pub fn new(sb: &Superblock, dev_size: u64, root: Meta) -> Self {
+        let mut devices = vec![None; MAX_DAXDEVS as usize];
+        let mut bitmaps = vec![None; MAX_DAXDEVS as usize];
+        devices[0] = Some(DeviceInfo {
+            index: 0,
+            size: dev_size,
+            uuid: sb.dev_uuid,
+        });
+        bitmaps[0] = Some(Bitmap::new(dev_size, sb.alloc_unit, sb.metadata_end()));
+        Replay {
+            log_offset: sb.log_offset,
+            log_len: sb.log_len,
+            applied: 0,
+            ns: Namespace::new(root),
+            devices,
+            bitmaps,
+            problems: Vec::new(),
+            stopped: None,
+            stats: ReplayStats::default(),
+        }
+    }
+
+    /// Entries applied so far.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// Per-entry problems found so far, in log order.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// The entry replay stopped at, if it could not be read.
+    pub fn stopped(&self) -> Option<&Problem> {
+        self.stopped.as_ref()
+    }
+
+    pub fn stats(&self) -> ReplayStats {
+        self.stats
+    }
+
+    /// The device table (index 0 is the primary device).
+    pub fn devices(&self) -> impl Iterator<Item = &DeviceInfo> {
+        self.devices.iter().flatten()
+    }
+
+    pub fn device(&self, index: u32) -> Option<&DeviceInfo> {
+        self.devices.get(index as usize)?.as_ref()
+    }
+
+    /// Allocation bitmap of device `index`.
+    pub fn bitmap(&self, index: u32) -> Option<&Bitmap> {
+        self.bitmaps.get(index as usize)?.as_ref()
+    }
+
+    pub fn bitmap_mut(&mut self, index: u32) -> Option<&mut Bitmap> {
+        self.bitmaps.get_mut(index as usize)?.as_mut()
+    }
+
+    /// Collisions over all devices.
+    pub fn collisions(&self) -> u64 {
+        self.bitmaps.iter().flatten().map(Bitmap::collisions).sum()
+    }
+
+    /// True when the log holds entries not applied yet. One 8-byte read of
+    /// the header (after invalidating its cache line, since another host may
+    /// have appended): cheap enough for every lookup miss.
+    pub fn has_news(&self, dev: &DaxDevice) -> Result<bool> {
+        let at = self.log_offset + log_off::NEXT_INDEX as u64;
+        dev.invalidate(at, 8)?;
+        Ok(dev.read_u64(at)? != self.applied || self.stopped.is_some())
+    }
+
+    /// Reads and checks the log header.
+    pub fn read_header(&self, dev: &DaxDevice) -> Result<LogHeader> {
+        let mut buf = [0u8; LOG_HEADER_SIZE as usize];
+        dev.invalidate(self.log_offset, LOG_HEADER_SIZE)?;
+        dev.read_at(self.log_offset, &mut buf)?;
+        LogHeader::decode(&buf, self.log_len)
+    }
+
+    fn read_entry(&self, dev: &DaxDevice, index: u64) -> Result<LogEntry> {
+        let at = self.log_offset + LogHeader::entry_offset(index);
+        let mut buf = [0u8; LOG_ENTRY_SIZE as usize];
+        dev.read_at(at, &mut buf)?;
+        match LogEntry::decode(&buf, index) {
+            Ok(e) => Ok(e),
+            Err(_) => {
+                // A writer on another host may have published the header
+                // before our view of the entry: drop stale lines, read again.
+                dev.invalidate(at, LOG_ENTRY_SIZE)?;
+                dev.read_at(at, &mut buf)?;
+                LogEntry::decode(&buf, index)
+            }
+        }
+    }
+
+    /// Applies every entry not applied yet; returns how many were applied.
+    /// A bad header is an error; a bad entry stops replay there (see
+    /// [`Replay::stopped`]) without failing the call.
+    pub fn catch_up(&mut self, dev: &DaxDevice) -> Result<u64> {
+        if !self.has_news(dev)? {
+            return Ok(0);
+        }
+        let header = self.read_header(dev)?;
+        let start = self.applied;
+        self.stopped = None;
+        for index in start..header.next_index {
+            match self.read_entry(dev, index) {
+                Ok(entry) => self.apply(index, &entry),
+                Err(e) => {
+                    self.stopped = Some(Problem {
+                        index,
+                        message: e.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        Ok(self.applied - start)
+    }
+
+    fn problem(&mut self, index: u64, message: impl Into<String>) {
+        self.problems.push(Problem {
+            index,
+            message: message.into(),
+        });
+    }
+
+    /// Applies one decoded entry; `index` must be the next one.
+    pub fn apply(&mut self, index: u64, entry: &LogEntry) {
+        debug_assert_eq!(index, self.applied);
+        self.applied = index + 1;
+        match entry {
+            LogEntry::File(f) => self.apply_file(index, f),
+            LogEntry::Mkdir(d) => {
+                if let Err(e) = check_relpath(&d.relpath) {
+                    return self.problem(index, e.to_string());
+                }
+                let meta = Meta {
+                    uid: d.uid,
+                    gid: d.gid,
+                    mode: d.mode & 0o7777,
+                };
+                match self.ns.insert_dir(&d.relpath, meta, index) {
+                    Ok(_) => self.stats.dirs += 1,
+                    Err(Error::Exists(_)) => {
+                        if self.ns.lookup(&d.relpath).is_ok_and(|n| n.is_dir()) {
+                            self.stats.duplicates += 1;
+                        } else {
+                            self.problem(
+                                index,
+                                format!("mkdir {}: a file exists where a directory must be", d.relpath),
+                            );
+                        }
+                    }
+                    Err(e) => self.problem(index, format!("mkdir: {e}")),
+                }
+            }
+            LogEntry::Delete => {
+                self.stats.deletes += 1;
+                self.problem(index, "DELETE entry ignored (famfs has no delete)");
+            }
+            LogEntry::AddDaxdev(d) => self.apply_daxdev(index, d),
+        }
+    }
+
+    fn apply_daxdev(&mut self, index: u64, d: &crate::format::AddDaxdevEntry) {
+        let slot = d.index as usize;
+        if d.index == 0 || slot >= self.devices.len() {
+            return self.problem(
+                index,
+                format!("add daxdev: index {} out of range 1..{MAX_DAXDEVS}", d.index),
+            );
+        }
+        if self.devices[slot].is_some() {
+            return self.problem(index, format!("add daxdev: index {} already in use", d.index));
+        }
+        let clash = self.devices().find(|x| x.uuid == d.uuid).map(|x| x.index);
+        if let Some(other) = clash {
+            return self.problem(
+                index,
+                format!("add daxdev: uuid {} already used by device {other}", d.uuid),
+            );
+        }
+        let unit = self.bitmaps[0].as_ref().map_or(crate::format::ALLOC_UNIT, Bitmap::unit);
+        self.devices[slot] = Some(DeviceInfo {
+            index: d.index,
+            size: d.size,
+            uuid: d.uuid,
+        });
+        self.bitmaps[slot] = Some(Bitmap::new(d.size, unit, SECONDARY_RESERVED));
+        self.stats.daxdevs += 1;
+    }
+
+    fn apply_file(&mut self, index: u64, f: &crate::format::FileEntry) {
+        // Every FILE entry claims its memory, even one that loses its path
+        // to an earlier entry: the space must never be handed out again.
+        let mut collided = false;
+        for r in f.fmap.device_ranges() {
+            if let Some(b) = self.bitmaps.get_mut(r.devindex as usize).and_then(Option::as_mut) {
+                collided |= b.mark(r.offset, r.len) > 0;
+            }
+        }
+        if let Err(e) = check_relpath(&f.relpath) {
+            return self.problem(index, e.to_string());
+        }
+        let devices = &self.devices;
+        let mut error = f
+            .fmap
+            .validate(f.size, |i| devices.get(i as usize)?.as_ref().map(|d| d.size))
+            .err()
+            .map(|e| e.to_string());
+        if collided && error.is_none() {
+            error = Some("allocation collision: its memory is claimed by an earlier file".into());
+        }
+        if let Some(msg) = &error {
+            self.problem(index, format!("{}: {msg}", f.relpath));
+        }
+        let meta = Meta {
+            uid: f.uid,
+            gid: f.gid,
+            mode: f.mode & 0o7777,
+        };
+        let node = FileNode {
+            size: f.size,
+            flags: f.flags,
+            fmap: f.fmap.clone(),
+            error,
+        };
+        match self.ns.insert_file(&f.relpath, meta, index, node) {
+            Ok(_) => self.stats.files += 1,
+            Err(Error::Exists(_)) => self.stats.duplicates += 1,
+            Err(Error::NotADirectory(p)) => self.problem(
+                index,
+                format!("{}: '{p}' is a file where a directory must be", f.relpath),
+            ),
+            Err(e) => self.problem(index, format!("{}: {e}", f.relpath)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
