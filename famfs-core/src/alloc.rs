@@ -93,7 +93,10 @@ impl Bitmap {
             return 0;
         }
         let first = offset / self.unit;
-        let end = offset.saturating_add(len).div_ceil(self.unit).min(self.nbits);
+        let end = offset
+            .saturating_add(len)
+            .div_ceil(self.unit)
+            .min(self.nbits);
         let mut hits = 0;
         for bit in first..end {
             if self.set(bit) {
@@ -113,35 +116,38 @@ impl Bitmap {
         end > self.nbits || (first..end).any(|b| self.test(b))
     }
 
-    /// Finds and marks the first free run long enough for `len` bytes
-    /// (rounded up to whole units), returning its byte offset.
+    /// Finds the first free run long enough for `len` bytes (rounded up to
+    /// whole units) without marking it, returning its byte offset.
     ///
     /// The search only considers runs that end at or before the last whole
     /// unit, so it cannot run past the end of the device wherever it starts.
-    pub fn alloc(&mut self, len: u64) -> Result<u64> {
+    pub fn find_free(&self, len: u64) -> Result<u64> {
         let need = len.div_ceil(self.unit).max(1);
-        let limit = self.whole_units();
         let mut run_start = 0;
         let mut run = 0;
-        let mut bit = 0;
-        while bit < limit {
+        for bit in 0..self.whole_units() {
             if self.test(bit) {
                 run = 0;
                 run_start = bit + 1;
             } else {
                 run += 1;
                 if run == need {
-                    self.mark(run_start * self.unit, need * self.unit);
                     return Ok(run_start * self.unit);
                 }
             }
-            bit += 1;
         }
         Err(Error::OutOfSpace {
             requested: need * self.unit,
             largest_free: self.largest_free_run() * self.unit,
             free: self.free_bytes(),
         })
+    }
+
+    /// [`Bitmap::find_free`], then marks the run used.
+    pub fn alloc(&mut self, len: u64) -> Result<u64> {
+        let offset = self.find_free(len)?;
+        self.mark(offset, len.max(1));
+        Ok(offset)
     }
 
     /// Longest free run, in units.
@@ -196,7 +202,10 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 507);
-        assert!(matches!(b.alloc(MIB), Err(Error::OutOfSpace { free: 0, .. })));
+        assert!(matches!(
+            b.alloc(MIB),
+            Err(Error::OutOfSpace { free: 0, .. })
+        ));
         assert_eq!(b.collisions(), 0);
     }
 
@@ -225,7 +234,8 @@ mod tests {
     fn partial_last_unit_is_never_allocated() {
         let mut b = Bitmap::new(13 * MIB, 2 * MIB, 10 * MIB);
         assert_eq!(b.nbits(), 7);
-        assert!(b.alloc(1).is_err());
+        assert_eq!(b.alloc(1).unwrap(), 10 * MIB);
+        assert!(b.alloc(1).is_err(), "12..13 MiB is a partial unit");
         assert_eq!(b.capacity_bytes(), 12 * MIB);
     }
 

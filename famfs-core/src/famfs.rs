@@ -263,7 +263,11 @@ impl Famfs {
     pub fn from_device(dev: DaxDevice) -> Result<Famfs> {
         let sb = read_superblock(&dev)?;
         sb.check_device_size(dev.size())?;
-        let size = if sb.dev_size == 0 { dev.size() } else { sb.dev_size };
+        let size = if sb.dev_size == 0 {
+            dev.size()
+        } else {
+            sb.dev_size
+        };
         let mut replay = Replay::new(&sb, size, ROOT_META);
         replay.read_header(&dev)?;
         replay.catch_up(&dev)?;
@@ -348,7 +352,10 @@ impl Famfs {
         if let Some(p) = self.replay.stopped() {
             return Err(Error::BadLogEntry {
                 index: p.index,
-                reason: format!("{}; refusing to append after it (run famfs fsck)", p.message),
+                reason: format!(
+                    "{}; refusing to append after it (run famfs fsck)",
+                    p.message
+                ),
             });
         }
         Ok(lock)
@@ -381,8 +388,10 @@ impl Famfs {
         h.next_seqnum += 1;
         h.next_index += 1;
         let base = self.sb.log_offset;
-        self.dev.write_u64(base + log_off::NEXT_SEQNUM as u64, h.next_seqnum)?;
-        self.dev.write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
+        self.dev
+            .write_u64(base + log_off::NEXT_SEQNUM as u64, h.next_seqnum)?;
+        self.dev
+            .write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
         self.dev.write_back(base, LOG_HEADER_SIZE)?;
         self.replay.apply(index, entry);
         Ok(index)
@@ -404,6 +413,7 @@ impl Famfs {
             prefix.push_str(comp);
             match ns.lookup(&prefix) {
                 Ok(n) if n.is_dir() => {}
+                Ok(_) if prefix.len() == relpath.len() => return Err(Error::Exists(prefix)),
                 Ok(_) => return Err(Error::NotADirectory(prefix)),
                 Err(Error::NotFound(_)) => missing.push(prefix.clone()),
                 Err(e) => return Err(e),
@@ -412,7 +422,9 @@ impl Famfs {
         match (missing.len(), parents) {
             (0, true) => return Ok(ns.lookup(relpath)?.ino),
             (0, false) => return Err(Error::Exists(relpath.to_string())),
-            (n, false) if n > 1 => return Err(Error::NotFound(crate::path::parent(relpath).into())),
+            (n, false) if n > 1 => {
+                return Err(Error::NotFound(crate::path::parent(relpath).into()))
+            }
             _ => {}
         }
         let free = self.free_entries()?;
@@ -470,7 +482,6 @@ impl Famfs {
                 entries: self.log_header()?.capacity(),
             });
         }
-        let saved = self.replay.bitmap(0).cloned();
         let fmap = self.allocate(size)?;
         let io = FileIo {
             dev: &self.dev,
@@ -492,26 +503,22 @@ impl Famfs {
             relpath: relpath.to_string(),
             fmap: fmap.clone(),
         });
-        let logged = filled.and_then(|()| self.append(&entry));
-        if let Err(e) = logged {
-            // Nothing was logged: the space goes back as it was.
-            if let (Some(saved), Some(b)) = (saved, self.replay.bitmap_mut(0)) {
-                *b = saved;
-            }
-            return Err(e);
-        }
+        // The space is marked used only when the entry is applied, so a
+        // failure here leaves it free.
+        filled.and_then(|()| self.append(&entry))?;
         Ok(Created::New(self.lookup(relpath)?.ino))
     }
 
-    /// Allocates one contiguous extent for `size` bytes (at least one unit).
-    fn allocate(&mut self, size: u64) -> Result<Fmap> {
+    /// Chooses one contiguous extent for `size` bytes (at least one unit).
+    /// Nothing is marked: applying the file's log entry does that.
+    fn allocate(&self, size: u64) -> Result<Fmap> {
         let bitmap = self
             .replay
-            .bitmap_mut(0)
+            .bitmap(0)
             .expect("the primary device always has a bitmap");
         let unit = bitmap.unit();
         let len = size.max(1).div_ceil(unit) * unit;
-        let offset = bitmap.alloc(len)?;
+        let offset = bitmap.find_free(len)?;
         Ok(Fmap::Simple(vec![Extent {
             devindex: 0,
             offset,

@@ -634,7 +634,10 @@ fn decode_fmap(b: &[u8], index: u64) -> Result<Fmap> {
             let strips = (0..nstrips as usize)
                 .map(|i| get_extent(b, FMAP_STRIPS + 24 * i, index))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(Fmap::Interleaved(vec![InterleavedExtent { chunk_size, strips }]))
+            Ok(Fmap::Interleaved(vec![InterleavedExtent {
+                chunk_size,
+                strips,
+            }]))
         }
         t => Err(bad_entry(index, format!("unknown extent type {t}"))),
     }
@@ -686,7 +689,10 @@ impl LogEntry {
         }
         let seqnum = get_u64(b, SEQNUM);
         if seqnum != index {
-            return Err(bad_entry(index, format!("seqnum {seqnum} != index {index}")));
+            return Err(bad_entry(
+                index,
+                format!("seqnum {seqnum} != index {index}"),
+            ));
         }
         let stored = get_u64(b, CRC);
         let computed = u64::from(crc32(&b[..CRC]));

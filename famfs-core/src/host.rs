@@ -45,10 +45,12 @@ pub fn system_uuid_path() -> PathBuf {
 /// Reads this host's uuid from `path`, or `None` if the file is missing.
 pub fn read_system_uuid(path: &Path) -> Result<Option<Uuid>> {
     match fs::read_to_string(path) {
-        Ok(text) => Uuid::parse_str(text.trim()).map(Some).map_err(|e| Error::BadDevice {
-            path: path.to_path_buf(),
-            reason: format!("system uuid file does not hold a uuid: {e}"),
-        }),
+        Ok(text) => Uuid::parse_str(text.trim())
+            .map(Some)
+            .map_err(|e| Error::BadDevice {
+                path: path.to_path_buf(),
+                reason: format!("system uuid file does not hold a uuid: {e}"),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
     }
@@ -126,7 +128,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("system_uuid");
         let ids: Vec<Uuid> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| system_uuid_at(&p).unwrap())).collect();
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| system_uuid_at(&p).unwrap()))
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(ids.windows(2).all(|w| w[0] == w[1]));

@@ -135,7 +135,9 @@ impl MountTable {
     }
 
     pub fn render(&self) -> String {
-        let mut s = String::from("# famfs user-space mount table: mountpoint device fs_uuid mount_time options\n");
+        let mut s = String::from(
+            "# famfs user-space mount table: mountpoint device fs_uuid mount_time options\n",
+        );
         for e in &self.entries {
             s.push_str(&e.to_line());
             s.push('\n');
@@ -148,7 +150,10 @@ impl MountTable {
         match fs::read_to_string(path) {
             Ok(text) => Self::parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(MountTable::default()),
-            Err(e) => Err(Error::io(format!("reading mount table {}", path.display()), e)),
+            Err(e) => Err(Error::io(
+                format!("reading mount table {}", path.display()),
+                e,
+            )),
         }
     }
 
@@ -191,7 +196,9 @@ impl MountTable {
                     m.mountpoint.display()
                 )));
             }
-            if m.mountpoint.starts_with(&entry.mountpoint) || entry.mountpoint.starts_with(&m.mountpoint) {
+            if m.mountpoint.starts_with(&entry.mountpoint)
+                || entry.mountpoint.starts_with(&m.mountpoint)
+            {
                 return Err(Error::Mount(format!(
                     "{} would nest with the famfs mount at {}",
                     entry.mountpoint.display(),
@@ -209,7 +216,9 @@ impl MountTable {
             .entries
             .iter()
             .position(|m| m.mountpoint == mountpoint)
-            .ok_or_else(|| Error::Mount(format!("{}: not a famfs mount point", mountpoint.display())))?;
+            .ok_or_else(|| {
+                Error::Mount(format!("{}: not a famfs mount point", mountpoint.display()))
+            })?;
         Ok(self.entries.remove(i))
     }
 
@@ -285,7 +294,10 @@ mod tests {
         assert!(t.add(entry("/mnt", "/dev/dax2.0", 4)).is_err());
         assert!(t.add(entry("/mnt/t\tab", "/dev/dax2.0", 4)).is_err());
         assert!(t.remove(Path::new("/mnt/nope")).is_err());
-        assert_eq!(t.remove(Path::new("/mnt/famfs")).unwrap().fs_uuid, Uuid::from_u128(1));
+        assert_eq!(
+            t.remove(Path::new("/mnt/famfs")).unwrap().fs_uuid,
+            Uuid::from_u128(1)
+        );
     }
 
     #[test]
@@ -306,6 +318,9 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(MountTable::load_from(&p).unwrap().entries.len(), 1);
-        assert_eq!(MountTable::load_from(&dir.path().join("none")).unwrap(), MountTable::default());
+        assert_eq!(
+            MountTable::load_from(&dir.path().join("none")).unwrap(),
+            MountTable::default()
+        );
     }
 }

@@ -276,7 +276,11 @@ mod tests {
         assert_eq!(ns.get(f).unwrap().parent, b);
         assert_eq!(ns.file_count(), 1);
         assert_eq!(ns.dir_count(), 2);
-        let names: Vec<_> = ns.children(d).unwrap().map(|(n, _)| n.to_string()).collect();
+        let names: Vec<_> = ns
+            .children(d)
+            .unwrap()
+            .map(|(n, _)| n.to_string())
+            .collect();
         assert_eq!(names, ["b"]);
         assert!(ns.children(f).is_err());
         assert!(ns.get(0).is_none());
@@ -287,9 +291,18 @@ mod tests {
     fn errors() {
         let mut ns = Namespace::new(meta());
         ns.insert_file("f", meta(), 0, file(1)).unwrap();
-        assert!(matches!(ns.insert_dir("f", meta(), 1), Err(Error::Exists(_))));
-        assert!(matches!(ns.insert_file("f/x", meta(), 1, file(1)), Err(Error::NotADirectory(_))));
-        assert!(matches!(ns.insert_dir("missing/x", meta(), 1), Err(Error::NotFound(_))));
+        assert!(matches!(
+            ns.insert_dir("f", meta(), 1),
+            Err(Error::Exists(_))
+        ));
+        assert!(matches!(
+            ns.insert_file("f/x", meta(), 1, file(1)),
+            Err(Error::NotADirectory(_))
+        ));
+        assert!(matches!(
+            ns.insert_dir("missing/x", meta(), 1),
+            Err(Error::NotFound(_))
+        ));
         assert!(matches!(ns.lookup("f/x"), Err(Error::NotADirectory(p)) if p == "f"));
         assert!(matches!(ns.lookup("nope"), Err(Error::NotFound(_))));
         assert_eq!(ns.file_count(), 1);

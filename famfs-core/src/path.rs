@@ -124,13 +124,19 @@ mod tests {
         assert_eq!(n("/../../"), PathBuf::from("/"));
         assert_eq!(n("//mnt///famfs/"), PathBuf::from("/mnt/famfs"));
         assert_eq!(n("."), PathBuf::from("/mnt/famfs/a"));
-        assert_eq!(normalize(Path::new("y"), Path::new("rel/../cwd")), PathBuf::from("/cwd/y"));
+        assert_eq!(
+            normalize(Path::new("y"), Path::new("rel/../cwd")),
+            PathBuf::from("/cwd/y")
+        );
     }
 
     #[test]
     fn relative_to_mount() {
         let m = Path::new("/mnt/famfs");
-        assert_eq!(relative_to(Path::new("/mnt/famfs/a/b"), m), Some(Path::new("a/b")));
+        assert_eq!(
+            relative_to(Path::new("/mnt/famfs/a/b"), m),
+            Some(Path::new("a/b"))
+        );
         assert_eq!(relative_to(Path::new("/mnt/famfs"), m), Some(Path::new("")));
         assert_eq!(relative_to(Path::new("/mnt/famfsx"), m), None);
         assert_eq!(to_relpath(Path::new("a/b")).unwrap(), "a/b");

@@ -17,9 +17,7 @@ use crate::alloc::Bitmap;
 use crate::dax::DaxDevice;
 use crate::error::{Error, Result};
 use crate::fmap::MAX_DAXDEVS;
-use crate::format::{
-    log_off, LogEntry, LogHeader, Superblock, LOG_ENTRY_SIZE, LOG_HEADER_SIZE,
-};
+use crate::format::{log_off, LogEntry, LogHeader, Superblock, LOG_ENTRY_SIZE, LOG_HEADER_SIZE};
 use crate::namespace::{FileNode, Meta, Namespace};
 use crate::path::check_relpath;
 use uuid::Uuid;
@@ -227,7 +225,10 @@ impl Replay {
                         } else {
                             self.problem(
                                 index,
-                                format!("mkdir {}: a file exists where a directory must be", d.relpath),
+                                format!(
+                                    "mkdir {}: a file exists where a directory must be",
+                                    d.relpath
+                                ),
                             );
                         }
                     }
@@ -247,11 +248,17 @@ impl Replay {
         if d.index == 0 || slot >= self.devices.len() {
             return self.problem(
                 index,
-                format!("add daxdev: index {} out of range 1..{MAX_DAXDEVS}", d.index),
+                format!(
+                    "add daxdev: index {} out of range 1..{MAX_DAXDEVS}",
+                    d.index
+                ),
             );
         }
         if self.devices[slot].is_some() {
-            return self.problem(index, format!("add daxdev: index {} already in use", d.index));
+            return self.problem(
+                index,
+                format!("add daxdev: index {} already in use", d.index),
+            );
         }
         let clash = self.devices().find(|x| x.uuid == d.uuid).map(|x| x.index);
         if let Some(other) = clash {
@@ -260,7 +267,9 @@ impl Replay {
                 format!("add daxdev: uuid {} already used by device {other}", d.uuid),
             );
         }
-        let unit = self.bitmaps[0].as_ref().map_or(crate::format::ALLOC_UNIT, Bitmap::unit);
+        let unit = self.bitmaps[0]
+            .as_ref()
+            .map_or(crate::format::ALLOC_UNIT, Bitmap::unit);
         self.devices[slot] = Some(DeviceInfo {
             index: d.index,
             size: d.size,
@@ -275,7 +284,11 @@ impl Replay {
         // to an earlier entry: the space must never be handed out again.
         let mut collided = false;
         for r in f.fmap.device_ranges() {
-            if let Some(b) = self.bitmaps.get_mut(r.devindex as usize).and_then(Option::as_mut) {
+            if let Some(b) = self
+                .bitmaps
+                .get_mut(r.devindex as usize)
+                .and_then(Option::as_mut)
+            {
                 collided |= b.mark(r.offset, r.len) > 0;
             }
         }
@@ -285,7 +298,9 @@ impl Replay {
         let devices = &self.devices;
         let mut error = f
             .fmap
-            .validate(f.size, |i| devices.get(i as usize)?.as_ref().map(|d| d.size))
+            .validate(f.size, |i| {
+                devices.get(i as usize)?.as_ref().map(|d| d.size)
+            })
             .err()
             .map(|e| e.to_string());
         if collided && error.is_none() {

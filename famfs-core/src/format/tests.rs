@@ -59,11 +59,17 @@ fn superblock_errors_are_distinct_and_ordered() {
 
     let mut b = good;
     b[0] ^= 1;
-    assert!(matches!(Superblock::decode(&b), Err(Error::BadSuperblockMagic { .. })));
+    assert!(matches!(
+        Superblock::decode(&b),
+        Err(Error::BadSuperblockMagic { .. })
+    ));
 
     let mut b = good;
     b[50] ^= 1;
-    assert!(matches!(Superblock::decode(&b), Err(Error::BadSuperblockCrc { .. })));
+    assert!(matches!(
+        Superblock::decode(&b),
+        Err(Error::BadSuperblockCrc { .. })
+    ));
 
     // Flags, device size and name are outside the CRC.
     let mut b = good;
@@ -78,7 +84,10 @@ fn superblock_errors_are_distinct_and_ordered() {
     let mut b = good;
     b[32..40].copy_from_slice(&0x10000u64.to_le_bytes());
     fix_crc(&mut b);
-    assert!(matches!(Superblock::decode(&b), Err(Error::BadAllocUnit { found: 0x10000 })));
+    assert!(matches!(
+        Superblock::decode(&b),
+        Err(Error::BadAllocUnit { found: 0x10000 })
+    ));
     b[32..40].copy_from_slice(&4096u64.to_le_bytes());
     fix_crc(&mut b);
     assert_eq!(Superblock::decode(&b).unwrap().alloc_unit, 4096);
@@ -87,18 +96,30 @@ fn superblock_errors_are_distinct_and_ordered() {
     b[8..16].copy_from_slice(&47u64.to_le_bytes());
     fix_crc(&mut b);
     let err = Superblock::decode(&b).unwrap_err();
-    assert!(matches!(err, Error::WrongVersion { found: 47, expected: 48 }));
+    assert!(matches!(
+        err,
+        Error::WrongVersion {
+            found: 47,
+            expected: 48
+        }
+    ));
     assert!(err.to_string().contains("wrong superblock version 47"));
 
     let mut b = good;
     b[16..24].copy_from_slice(&0x400000u64.to_le_bytes());
     fix_crc(&mut b);
-    assert!(matches!(Superblock::decode(&b), Err(Error::BadSuperblockLayout(_))));
+    assert!(matches!(
+        Superblock::decode(&b),
+        Err(Error::BadSuperblockLayout(_))
+    ));
 
     let mut b = good;
     b[24..32].copy_from_slice(&0xc00000u64.to_le_bytes());
     fix_crc(&mut b);
-    assert!(matches!(Superblock::decode(&b), Err(Error::BadSuperblockLayout(_))));
+    assert!(matches!(
+        Superblock::decode(&b),
+        Err(Error::BadSuperblockLayout(_))
+    ));
 
     assert!(Superblock::decode(&good[..100]).is_err());
 }
@@ -135,18 +156,30 @@ fn log_header_errors() {
     let good = LogHeader::new(DEFAULT_LOG_LEN).encode();
     let mut b = good;
     b[1] ^= 1;
-    assert!(matches!(LogHeader::decode(&b, DEFAULT_LOG_LEN), Err(Error::BadLogMagic { .. })));
+    assert!(matches!(
+        LogHeader::decode(&b, DEFAULT_LOG_LEN),
+        Err(Error::BadLogMagic { .. })
+    ));
     let mut b = good;
     b[16] ^= 1;
-    assert!(matches!(LogHeader::decode(&b, DEFAULT_LOG_LEN), Err(Error::BadLogCrc { .. })));
+    assert!(matches!(
+        LogHeader::decode(&b, DEFAULT_LOG_LEN),
+        Err(Error::BadLogCrc { .. })
+    ));
     // A header that disagrees with the superblock's log length.
-    assert!(matches!(LogHeader::decode(&good, 16 << 20), Err(Error::BadLogHeader(_))));
+    assert!(matches!(
+        LogHeader::decode(&good, 16 << 20),
+        Err(Error::BadLogHeader(_))
+    ));
     // A consistent CRC over a wrong last index.
     let mut b = good;
     b[16..24].copy_from_slice(&15420u64.to_le_bytes());
     let crc = u64::from(crc32(&b[..24]));
     b[24..32].copy_from_slice(&crc.to_le_bytes());
-    assert!(matches!(LogHeader::decode(&b, DEFAULT_LOG_LEN), Err(Error::BadLogHeader(_))));
+    assert!(matches!(
+        LogHeader::decode(&b, DEFAULT_LOG_LEN),
+        Err(Error::BadLogHeader(_))
+    ));
     // next_index past the end, and counters that disagree (not CRC covered).
     let mut b = good;
     b[32..40].copy_from_slice(&15421u64.to_le_bytes());
@@ -200,7 +233,10 @@ fn file_entry_field_offsets() {
     assert_eq!(le64(&b, 152), 4 << 20);
     assert!(b[160..536].iter().all(|&c| c == 0));
     assert_eq!(le64(&b, 536), u64::from(crc32fast::hash(&b[..536])));
-    assert_eq!(LogEntry::decode(&b, 8).unwrap(), LogEntry::File(file_entry()));
+    assert_eq!(
+        LogEntry::decode(&b, 8).unwrap(),
+        LogEntry::File(file_entry())
+    );
 }
 
 #[test]
@@ -320,7 +356,11 @@ fn encode_refuses_what_the_log_cannot_hold() {
     f.relpath = "a".repeat(80);
     assert!(matches!(
         LogEntry::File(f.clone()).encode(0),
-        Err(Error::PathTooLong { len: 80, max: 79, .. })
+        Err(Error::PathTooLong {
+            len: 80,
+            max: 79,
+            ..
+        })
     ));
     f.relpath = "a".repeat(79);
     assert!(LogEntry::File(f.clone()).encode(0).is_ok());

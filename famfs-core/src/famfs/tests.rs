@@ -1,0 +1,370 @@
+//! mkfs, open, append, allocation and file I/O on simulated regions.
+
+use super::*;
+use crate::format::SB_MAGIC;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+const MIB: u64 = 1 << 20;
+
+/// All tests in this binary play the same host: one system uuid file.
+fn host_uuid() -> Uuid {
+    static HOST: OnceLock<(tempfile::TempDir, Uuid)> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("system_uuid");
+        std::env::set_var(host::SYSTEM_UUID_ENV, &p);
+        let u = host::system_uuid_at(&p).unwrap();
+        (dir, u)
+    })
+    .1
+}
+
+struct Fs {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn region(size: u64, opts: MkfsOptions) -> (Fs, Superblock) {
+    host_uuid();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.img");
+    DaxDevice::create_simulated(&path, size).unwrap();
+    let dev = DaxDevice::open(&path, Access::ReadWrite).unwrap();
+    let sb = mkfs(&dev, &opts).unwrap();
+    (Fs { _dir: dir, path }, sb)
+}
+
+fn meta() -> Meta {
+    Meta {
+        uid: 0,
+        gid: 0,
+        mode: 0o644,
+    }
+}
+
+fn metadata_bytes(path: &Path) -> Vec<u8> {
+    let mut v = std::fs::read(path).unwrap();
+    v.truncate(10 << 20);
+    v
+}
+
+#[test]
+fn mkfs_writes_an_empty_file_system() {
+    let (fs, sb) = region(64 * MIB, MkfsOptions::default());
+    assert_eq!(sb.system_uuid, host_uuid());
+    let f = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    assert_eq!(f.superblock(), &sb);
+    assert_eq!(f.log_header().unwrap().next_index, 0);
+    assert_eq!(f.replay().namespace().file_count(), 0);
+    assert_eq!(f.role().unwrap(), Role::Master);
+    assert_eq!(DEFAULT_LOG_ENTRIES, 15420);
+}
+
+#[test]
+fn mkfs_refuses_to_overwrite_without_force() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let dev = DaxDevice::open(&fs.path, Access::ReadWrite).unwrap();
+    let err = mkfs(&dev, &MkfsOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("--force"), "{err}");
+    let forced = MkfsOptions {
+        force: true,
+        ..MkfsOptions::default()
+    };
+    let sb2 = mkfs(&dev, &forced).unwrap();
+    assert_eq!(read_superblock(&dev).unwrap(), sb2);
+    kill_superblock(&dev).unwrap();
+    assert!(matches!(
+        read_superblock(&dev),
+        Err(Error::BadSuperblockMagic { found: 0, .. })
+    ));
+    assert_ne!(SB_MAGIC, 0);
+}
+
+#[test]
+fn mkfs_argument_checks() {
+    host_uuid();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.img");
+    DaxDevice::create_simulated(&path, 10 * MIB).unwrap();
+    let dev = DaxDevice::open(&path, Access::ReadWrite).unwrap();
+    assert!(matches!(
+        mkfs(&dev, &MkfsOptions::default()),
+        Err(Error::DeviceTooSmall { .. })
+    ));
+    let bad_log = MkfsOptions {
+        log_len: 12 * MIB,
+        ..MkfsOptions::default()
+    };
+    assert!(mkfs(&dev, &bad_log).is_err());
+    assert!(
+        std::fs::read(&path).unwrap().iter().all(|&b| b == 0),
+        "nothing written"
+    );
+}
+
+#[test]
+fn one_gib_takes_507_one_mib_files_then_out_of_space() {
+    let (fs, _) = region(1 << 30, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    for i in 0..507 {
+        let c = f
+            .create_file(&format!("f{i}"), MIB, meta(), |_| Ok(()))
+            .unwrap();
+        assert!(matches!(c, Created::New(_)));
+    }
+    let before = metadata_bytes(&fs.path);
+    let err = f
+        .create_file("one_more", MIB, meta(), |_| Ok(()))
+        .unwrap_err();
+    assert!(matches!(err, Error::OutOfSpace { .. }), "{err}");
+    assert!(err.to_string().contains("out of space"));
+    assert_eq!(metadata_bytes(&fs.path), before, "nothing changed");
+    assert_eq!(f.replay().collisions(), 0);
+}
+
+#[test]
+fn eight_mib_log_takes_15420_entries_then_log_full() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    for i in 0..15420 {
+        f.mkdir(&format!("d{i}"), meta(), false).unwrap();
+    }
+    let before = metadata_bytes(&fs.path);
+    let err = f.mkdir("one_more", meta(), false).unwrap_err();
+    assert!(matches!(err, Error::LogFull { entries: 15420 }), "{err}");
+    assert!(err.to_string().contains("log full"));
+    let err = f.create_file("file", 1, meta(), |_| Ok(())).unwrap_err();
+    assert!(matches!(err, Error::LogFull { .. }), "{err}");
+    assert_eq!(metadata_bytes(&fs.path), before, "nothing changed");
+    let again = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    assert_eq!(again.replay().namespace().dir_count(), 15420);
+}
+
+#[test]
+fn mkdir_p_checks_room_for_every_component_first() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    for i in 0..15418 {
+        f.mkdir(&format!("d{i}"), meta(), false).unwrap();
+    }
+    let before = metadata_bytes(&fs.path);
+    assert!(matches!(
+        f.mkdir("x/y/z", meta(), true),
+        Err(Error::LogFull { .. })
+    ));
+    assert_eq!(metadata_bytes(&fs.path), before);
+    f.mkdir("x/y", meta(), true).unwrap();
+}
+
+#[test]
+fn mkdir_semantics() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    f.mkdir("a", meta(), false).unwrap();
+    assert!(matches!(f.mkdir("a", meta(), false), Err(Error::Exists(_))));
+    assert_eq!(
+        f.mkdir("a", meta(), true).unwrap(),
+        f.lookup("a").unwrap().ino
+    );
+    assert!(matches!(
+        f.mkdir("b/c", meta(), false),
+        Err(Error::NotFound(_))
+    ));
+    f.mkdir("b/c/d", meta(), true).unwrap();
+    assert_eq!(f.replay().namespace().dir_count(), 4);
+    f.create_file("file", 1, meta(), |_| Ok(())).unwrap();
+    assert!(matches!(
+        f.mkdir("file/x", meta(), true),
+        Err(Error::NotADirectory(_))
+    ));
+    assert!(matches!(
+        f.mkdir("file", meta(), false),
+        Err(Error::Exists(_))
+    ));
+    assert!(matches!(
+        f.mkdir("../x", meta(), false),
+        Err(Error::InvalidPath { .. })
+    ));
+}
+
+#[test]
+fn create_is_a_no_op_for_same_size_and_an_error_otherwise() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let a = f.create_file("f", 5000, meta(), |io| io.zero()).unwrap();
+    let b = f
+        .create_file("f", 5000, meta(), |_| panic!("not called"))
+        .unwrap();
+    assert_eq!(b, Created::Existing(a.ino()));
+    assert!(matches!(
+        f.create_file("f", 5001, meta(), |_| Ok(())),
+        Err(Error::SizeMismatch {
+            existing: 5000,
+            requested: 5001,
+            ..
+        })
+    ));
+    f.mkdir("d", meta(), false).unwrap();
+    assert!(matches!(
+        f.create_file("d", 1, meta(), |_| Ok(())),
+        Err(Error::IsADirectory(_))
+    ));
+    assert!(matches!(
+        f.create_file("f/x", 1, meta(), |_| Ok(())),
+        Err(Error::NotADirectory(_))
+    ));
+    assert!(matches!(
+        f.create_file("nope/x", 1, meta(), |_| Ok(())),
+        Err(Error::NotFound(_))
+    ));
+    let long = "x".repeat(80);
+    assert!(matches!(
+        f.create_file(&long, 1, meta(), |_| Ok(())),
+        Err(Error::PathTooLong { .. })
+    ));
+}
+
+#[test]
+fn failed_fill_logs_nothing_and_frees_the_space() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let before = metadata_bytes(&fs.path);
+    let err = f
+        .create_file("f", 3 * MIB, meta(), |_| {
+            Err(Error::Usage("source vanished".into()))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("source vanished"));
+    assert_eq!(metadata_bytes(&fs.path), before);
+    assert!(f.lookup("f").is_err());
+    f.create_file("g", 1, meta(), |_| Ok(())).unwrap();
+    let g = f.lookup("g").unwrap().as_file().unwrap();
+    assert_eq!(
+        g.fmap.device_ranges().next().unwrap().offset,
+        10 * MIB,
+        "space reused"
+    );
+}
+
+#[test]
+fn file_io_reads_writes_and_never_extends() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let ino = f
+        .create_file("f", 5000, meta(), |io| {
+            assert_eq!(io.write(0, &[7u8; 6000]).unwrap(), 5000, "cut at EOF");
+            Ok(())
+        })
+        .unwrap()
+        .ino();
+    let io = f.file_io(ino).unwrap();
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(io.read(0, &mut buf).unwrap(), 5000);
+    assert!(buf[..5000].iter().all(|&b| b == 7));
+    assert_eq!(io.read(4990, &mut buf).unwrap(), 10);
+    assert_eq!(io.read(5000, &mut buf).unwrap(), 0);
+    assert_eq!(io.read(1 << 40, &mut buf).unwrap(), 0);
+    assert_eq!(io.write(4999, b"xy").unwrap(), 1);
+    assert_eq!(io.write(5000, b"xy").unwrap(), 0);
+    assert!(matches!(
+        f.file_io(f.lookup("").unwrap().ino),
+        Err(Error::IsADirectory(_))
+    ));
+    // Another process sees the bytes.
+    let other = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    let mut b = [0u8; 2];
+    other.file_io(ino).unwrap().read(4998, &mut b).unwrap();
+    assert_eq!(&b, b"\x07x");
+}
+
+#[test]
+fn zero_fill_clears_old_contents() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let dev = DaxDevice::open(&fs.path, Access::ReadWrite).unwrap();
+    dev.fill(10 * MIB, 2 * MIB, 0xaa).unwrap();
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let ino = f
+        .create_file("f", MIB, meta(), |io| io.zero())
+        .unwrap()
+        .ino();
+    let mut buf = vec![1u8; MIB as usize];
+    f.file_io(ino).unwrap().read(0, &mut buf).unwrap();
+    assert!(buf.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn a_client_cannot_append_but_sees_new_files() {
+    let other_master = MkfsOptions {
+        system_uuid: Some(Uuid::from_u128(42)),
+        ..MkfsOptions::default()
+    };
+    let (fs, _) = region(64 * MIB, other_master);
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    assert_eq!(f.role().unwrap(), Role::Client);
+    let before = metadata_bytes(&fs.path);
+    let err = f.mkdir("a", meta(), false).unwrap_err();
+    assert!(matches!(err, Error::NotMaster { .. }));
+    assert!(err.to_string().contains("client"), "{err}");
+    assert!(f.create_file("f", 1, meta(), |_| Ok(())).is_err());
+    assert_eq!(metadata_bytes(&fs.path), before);
+}
+
+#[test]
+fn readers_catch_up_incrementally() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut writer = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let mut reader = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    writer.mkdir("d", meta(), false).unwrap();
+    writer.create_file("d/f", 10, meta(), |_| Ok(())).unwrap();
+    assert!(reader.lookup("d/f").is_err());
+    assert_eq!(reader.refresh().unwrap(), 2);
+    assert_eq!(reader.lookup("d/f").unwrap().as_file().unwrap().size, 10);
+    assert_eq!(reader.refresh().unwrap(), 0);
+    // A read-only mapping cannot append.
+    assert!(matches!(
+        reader.mkdir("x", meta(), false),
+        Err(Error::ReadOnly { .. })
+    ));
+}
+
+#[test]
+fn an_entry_written_but_not_published_is_invisible_and_overwritten() {
+    // The crash window: entry bytes on the media, next_index not bumped.
+    let (fs, sb) = region(64 * MIB, MkfsOptions::default());
+    let dev = DaxDevice::open(&fs.path, Access::ReadWrite).unwrap();
+    let ghost = LogEntry::Mkdir(MkdirEntry {
+        uid: 0,
+        gid: 0,
+        mode: 0o755,
+        relpath: "ghost".into(),
+    });
+    dev.write_at(
+        sb.log_offset + LogHeader::entry_offset(0),
+        &ghost.encode(0).unwrap(),
+    )
+    .unwrap();
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    assert!(f.lookup("ghost").is_err());
+    f.mkdir("real", meta(), false).unwrap();
+    let again = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    assert!(again.lookup("ghost").is_err());
+    assert!(again.lookup("real").is_ok());
+}
+
+#[test]
+fn open_rejects_damage_with_distinct_errors() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let dev = DaxDevice::open(&fs.path, Access::ReadWrite).unwrap();
+    dev.write_at(LOG_OFFSET, &[0xff]).unwrap();
+    assert!(matches!(
+        Famfs::open(&fs.path, Access::ReadOnly),
+        Err(Error::BadLogMagic { .. })
+    ));
+    dev.write_at(60, &[0xff]).unwrap();
+    assert!(matches!(
+        Famfs::open(&fs.path, Access::ReadOnly),
+        Err(Error::BadSuperblockCrc { .. })
+    ));
+    assert!(Famfs::open(Path::new("/nonexistent/famfs.img"), Access::ReadOnly).is_err());
+}
