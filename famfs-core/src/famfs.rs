@@ -385,8 +385,9 @@ impl Famfs {
             // SAFETY: raise has no memory-safety preconditions.
             unsafe { libc::raise(libc::SIGKILL) };
         }
-        h.next_seqnum += 1;
-        h.next_index += 1;
+        // seqnum first, index last: next_index publishes the entry.
+        h.next_seqnum = index + 1;
+        h.next_index = index + 1;
         let base = self.sb.log_offset;
         self.dev
             .write_u64(base + log_off::NEXT_SEQNUM as u64, h.next_seqnum)?;
@@ -394,6 +395,7 @@ impl Famfs {
             .write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
         self.dev.write_back(base, LOG_HEADER_SIZE)?;
         self.replay.apply(index, entry);
+        tracing::debug!(index, path = entry.relpath(), "log entry appended");
         Ok(index)
     }
 

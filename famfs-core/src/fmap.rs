@@ -164,6 +164,13 @@ impl Fmap {
                 "interleaved extent {i}: chunk size {chunk:#x} is not a non-zero multiple of 2 MiB"
             )));
         }
+        // The kernel only asks for 2 MiB alignment; every famfs tool makes
+        // chunks a power of two, so anything else is damage.
+        if !chunk.is_power_of_two() {
+            return Err(invalid(format!(
+                "interleaved extent {i}: chunk size {chunk:#x} is not a power of two"
+            )));
+        }
         check_count(
             &format!("strips in interleaved extent {i}"),
             ie.strips.len(),

@@ -154,20 +154,19 @@ impl Replay {
         LogHeader::decode(&buf, self.log_len)
     }
 
-    fn read_entry(&self, dev: &DaxDevice, index: u64) -> Result<LogEntry> {
+    /// Reads entry `index` and checks it is intact (seqnum and CRC).
+    fn read_sealed(&self, dev: &DaxDevice, index: u64) -> Result<[u8; LOG_ENTRY_SIZE as usize]> {
         let at = self.log_offset + LogHeader::entry_offset(index);
         let mut buf = [0u8; LOG_ENTRY_SIZE as usize];
         dev.read_at(at, &mut buf)?;
-        match LogEntry::decode(&buf, index) {
-            Ok(e) => Ok(e),
-            Err(_) => {
-                // A writer on another host may have published the header
-                // before our view of the entry: drop stale lines, read again.
-                dev.invalidate(at, LOG_ENTRY_SIZE)?;
-                dev.read_at(at, &mut buf)?;
-                LogEntry::decode(&buf, index)
-            }
+        if LogEntry::check_sealed(&buf, index).is_err() {
+            // A writer on another host may have published the header
+            // before our view of the entry: drop stale lines, read again.
+            dev.invalidate(at, LOG_ENTRY_SIZE)?;
+            dev.read_at(at, &mut buf)?;
+            LogEntry::check_sealed(&buf, index)?;
         }
+        Ok(buf)
     }
 
     /// Applies every entry not applied yet; returns how many were applied.
@@ -180,10 +179,23 @@ impl Replay {
         let header = self.read_header(dev)?;
         let start = self.applied;
         self.stopped = None;
+        if header.next_index > start {
+            // Entries appended by another host may sit stale in our caches.
+            let from = self.log_offset + LogHeader::entry_offset(start);
+            dev.invalidate(from, (header.next_index - start) * LOG_ENTRY_SIZE)?;
+        }
         for index in start..header.next_index {
-            match self.read_entry(dev, index) {
-                Ok(entry) => self.apply(index, &entry),
+            match self.read_sealed(dev, index) {
+                Ok(buf) => match LogEntry::decode(&buf, index) {
+                    Ok(entry) => self.apply(index, &entry),
+                    Err(e) => {
+                        // Intact but meaningless: skip it, keep the rest.
+                        self.applied = index + 1;
+                        self.problem(index, e.to_string());
+                    }
+                },
                 Err(e) => {
+                    tracing::warn!(index, error = %e, "log replay stopped at a bad entry");
                     self.stopped = Some(Problem {
                         index,
                         message: e.to_string(),
@@ -192,6 +204,7 @@ impl Replay {
                 }
             }
         }
+        tracing::debug!(from = start, to = self.applied, "log replayed");
         Ok(self.applied - start)
     }
 

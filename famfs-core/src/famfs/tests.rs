@@ -368,3 +368,18 @@ fn open_rejects_damage_with_distinct_errors() {
     ));
     assert!(Famfs::open(Path::new("/nonexistent/famfs.img"), Access::ReadOnly).is_err());
 }
+
+#[test]
+fn append_after_a_torn_header_heals_it() {
+    let (fs, sb) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    f.mkdir("a", meta(), false).unwrap();
+    f.device().write_u64(sb.log_offset + 32, 2).unwrap();
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    f.mkdir("b", meta(), false).unwrap();
+    let h = f.log_header().unwrap();
+    assert_eq!((h.next_seqnum, h.next_index), (2, 2));
+    assert!(!h.is_torn());
+    let again = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    assert!(again.lookup("a").is_ok() && again.lookup("b").is_ok());
+}

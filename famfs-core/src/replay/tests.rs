@@ -330,3 +330,66 @@ fn bad_header_is_an_error() {
         Err(Error::BadLogMagic { .. })
     ));
 }
+
+fn reseal(b: &mut [u8; 544]) {
+    let crc = u64::from(crate::format::crc32(&b[..536]));
+    b[536..544].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn intact_but_meaningless_entries_are_problems_not_stops() {
+    let r = Region::new();
+    r.log(&[dir("a"), dir("b"), file("s", 4 * MIB, 10 * MIB), dir("c")]);
+    let patch = |index: u64, f: &dyn Fn(&mut [u8; 544])| {
+        let at = r.sb.log_offset + LogHeader::entry_offset(index);
+        let mut b = [0u8; 544];
+        r.dev.read_at(at, &mut b).unwrap();
+        f(&mut b);
+        reseal(&mut b);
+        r.dev.write_at(at, &b).unwrap();
+    };
+    patch(1, &|b| b[8] = 9); // unknown type
+    patch(2, &|b| {
+        b[120] = 1; // interleaved, 1 strip of 4 MiB, chunk 6 MiB
+        b[128..132].copy_from_slice(&1u32.to_le_bytes());
+        b[136..144].copy_from_slice(&1u64.to_le_bytes());
+        b[144..152].copy_from_slice(&(6 * MIB).to_le_bytes());
+        b[152..176].copy_from_slice(&[0; 24]);
+        b[160..168].copy_from_slice(&(10 * MIB).to_le_bytes());
+        b[168..176].copy_from_slice(&(6 * MIB).to_le_bytes());
+    });
+    let rep = r.replay();
+    assert!(rep.stopped().is_none());
+    assert_eq!(rep.applied(), 4);
+    let p = rep.problems();
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].index == 1 && p[0].message.contains("unknown entry type 9"),
+        "{p:?}"
+    );
+    assert!(
+        p[1].index == 2 && p[1].message.contains("not a power of two"),
+        "{p:?}"
+    );
+    assert!(rep.namespace().lookup("c").is_ok());
+    assert!(rep
+        .namespace()
+        .lookup("s")
+        .unwrap()
+        .as_file()
+        .unwrap()
+        .error
+        .is_some());
+}
+
+#[test]
+fn torn_header_replays_published_entries_only() {
+    let r = Region::new();
+    r.log(&[dir("a")]);
+    // A writer died after bumping next_seqnum, before next_index.
+    r.dev.write_u64(r.sb.log_offset + 32, 2).unwrap();
+    let rep = r.replay();
+    assert_eq!(rep.applied(), 1);
+    assert!(rep.read_header(&r.dev).unwrap().is_torn());
+    assert!(rep.problems().is_empty());
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on a simulated dax region, each step printed.
+# Everything lives under target/ (the region is a sparse 4 GiB file); the
+# mount point is virtual: it does not exist in the kernel's namespace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dir=${1:-target/demo}
+bin=$PWD/target/release/famfs
+rm -rf "$dir"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+# A private mount table and host identity, so the demo touches nothing
+# system-wide (the defaults are /run/famfs/mounts and /opt/famfs/system_uuid).
+export FAMFS_MOUNTS=$dir/mounts
+export FAMFS_SYSTEM_UUID_FILE=$dir/system_uuid
+mnt=/famfs-demo
+
+famfs() { "$bin" "$@"; }
+run() {
+    printf '\n\033[1m$ %s\033[0m\n' "$*"
+    "$@"
+}
+
+run famfs mkfs --size 4g "$dir/region.img"
+run famfs mount "$dir/region.img" "$mnt"
+run famfs mounts
+run famfs mkdir -p "$mnt/data/sets"
+run famfs cp README.md Cargo.toml "$mnt/"
+run famfs cp -r docs "$mnt/"
+run famfs creat -r -S 42 -s 64m "$mnt/data/sets/random.bin"
+run famfs verify -S 42 -f "$mnt/data/sets/random.bin"
+seq 1 200000 > "$dir/column.txt"
+run famfs cp "$dir/column.txt" "$mnt/data/"
+run famfs ls -l "$mnt"
+run famfs ls -l "$mnt/docs"
+run famfs stat "$mnt/data/column.txt"
+run famfs getmap "$mnt/data/sets/random.bin"
+run famfs cat "$mnt/README.md" | head -n 3
+run famfs df
+run famfs logplay "$mnt"
+run famfs fsck -h "$mnt"
+printf '\nThe same bytes come back: '
+cmp <(famfs cat "$mnt/data/column.txt") "$dir/column.txt" && echo "column.txt matches its source"
+run famfs umount "$mnt"
