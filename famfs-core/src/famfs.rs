@@ -399,12 +399,9 @@ impl Famfs {
         Ok(index)
     }
 
-    /// Creates directory `relpath`; with `parents`, missing parents too and
-    /// an existing directory is fine (`mkdir -p`). Every entry needed is
-    /// checked to fit in the log before any is written.
-    pub fn mkdir(&mut self, relpath: &str, meta: Meta, parents: bool) -> Result<Ino> {
-        crate::path::check_relpath(relpath)?;
-        let _lock = self.begin_write()?;
+    /// Directories that `mkdir relpath` must create, outermost first. An
+    /// existing directory is an error unless `parents` (`mkdir -p`).
+    fn missing_dirs(&self, relpath: &str, parents: bool) -> Result<Vec<String>> {
         let ns = self.replay.namespace();
         let mut missing = Vec::new();
         let mut prefix = String::new();
@@ -413,6 +410,10 @@ impl Famfs {
                 prefix.push('/');
             }
             prefix.push_str(comp);
+            if !missing.is_empty() {
+                missing.push(prefix.clone());
+                continue;
+            }
             match ns.lookup(&prefix) {
                 Ok(n) if n.is_dir() => {}
                 Ok(_) if prefix.len() == relpath.len() => return Err(Error::Exists(prefix)),
@@ -421,14 +422,26 @@ impl Famfs {
                 Err(e) => return Err(e),
             }
         }
-        match (missing.len(), parents) {
-            (0, true) => return Ok(ns.lookup(relpath)?.ino),
-            (0, false) => return Err(Error::Exists(relpath.to_string())),
-            (n, false) if n > 1 => {
-                return Err(Error::NotFound(crate::path::parent(relpath).into()))
-            }
-            _ => {}
+        match missing.len() {
+            0 if !parents => Err(Error::Exists(relpath.to_string())),
+            n if n > 1 && !parents => Err(Error::NotFound(crate::path::parent(relpath).into())),
+            _ => Ok(missing),
         }
+    }
+
+    /// Creates directory `relpath` with `meta`. With `parents` (`mkdir -p`)
+    /// missing parents are created with that meta and an existing directory
+    /// is fine. Every entry needed is checked to fit in the log before any
+    /// is written; when nothing needs appending, neither the writer lock
+    /// nor the master role is needed.
+    pub fn mkdir(&mut self, relpath: &str, meta: Meta, parents: Option<Meta>) -> Result<Ino> {
+        crate::path::check_relpath(relpath)?;
+        self.refresh()?;
+        if self.missing_dirs(relpath, parents.is_some())?.is_empty() {
+            return Ok(self.lookup(relpath)?.ino);
+        }
+        let _lock = self.begin_write()?;
+        let missing = self.missing_dirs(relpath, parents.is_some())?;
         let free = self.free_entries()?;
         if (missing.len() as u64) > free {
             return Err(Error::LogFull {
@@ -436,14 +449,36 @@ impl Famfs {
             });
         }
         for p in missing {
+            let m = match parents {
+                Some(pm) if p.len() < relpath.len() => pm,
+                _ => meta,
+            };
             self.append(&LogEntry::Mkdir(MkdirEntry {
-                uid: meta.uid,
-                gid: meta.gid,
-                mode: meta.mode,
+                uid: m.uid,
+                gid: m.gid,
+                mode: m.mode,
                 relpath: p,
             }))?;
         }
         Ok(self.lookup(relpath)?.ino)
+    }
+
+    /// `Some` when `relpath` already holds a file of `size` bytes; an error
+    /// when it holds something else; `None` when it is free.
+    fn existing_file(&self, relpath: &str, size: u64) -> Result<Option<Created>> {
+        match self.lookup(relpath) {
+            Ok(n) => match n.as_file() {
+                Some(f) if f.size == size => Ok(Some(Created::Existing(n.ino))),
+                Some(f) => Err(Error::SizeMismatch {
+                    path: relpath.to_string(),
+                    existing: f.size,
+                    requested: size,
+                }),
+                None => Err(Error::IsADirectory(relpath.to_string())),
+            },
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates file `relpath` of `size` bytes: allocates contiguous space,
@@ -459,21 +494,13 @@ impl Famfs {
         fill: impl FnOnce(&FileIo<'_>) -> Result<()>,
     ) -> Result<Created> {
         crate::path::check_relpath(relpath)?;
+        self.refresh()?;
+        if let Some(done) = self.existing_file(relpath, size)? {
+            return Ok(done);
+        }
         let _lock = self.begin_write()?;
-        match self.lookup(relpath) {
-            Ok(n) => {
-                return match n.as_file() {
-                    Some(f) if f.size == size => Ok(Created::Existing(n.ino)),
-                    Some(f) => Err(Error::SizeMismatch {
-                        path: relpath.to_string(),
-                        existing: f.size,
-                        requested: size,
-                    }),
-                    None => Err(Error::IsADirectory(relpath.to_string())),
-                }
-            }
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
+        if let Some(done) = self.existing_file(relpath, size)? {
+            return Ok(done);
         }
         let parent = self.lookup(crate::path::parent(relpath))?;
         if !parent.is_dir() {

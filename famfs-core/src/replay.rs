@@ -31,6 +31,15 @@ pub struct DeviceInfo {
     pub uuid: Uuid,
 }
 
+/// What is wrong with an entry, without the "log entry N:" prefix its
+/// Display adds: a [`Problem`] carries the index itself.
+fn entry_reason(e: Error) -> String {
+    match e {
+        Error::BadLogEntry { reason, .. } => reason,
+        e => e.to_string(),
+    }
+}
+
 /// Something wrong with one log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -191,14 +200,14 @@ impl Replay {
                     Err(e) => {
                         // Intact but meaningless: skip it, keep the rest.
                         self.applied = index + 1;
-                        self.problem(index, e.to_string());
+                        self.problem(index, entry_reason(e));
                     }
                 },
                 Err(e) => {
-                    tracing::warn!(index, error = %e, "log replay stopped at a bad entry");
+                    tracing::debug!(index, error = %e, "log replay stopped at a bad entry");
                     self.stopped = Some(Problem {
                         index,
-                        message: e.to_string(),
+                        message: entry_reason(e),
                     });
                     break;
                 }

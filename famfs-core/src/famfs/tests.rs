@@ -128,10 +128,10 @@ fn eight_mib_log_takes_15420_entries_then_log_full() {
     let (fs, _) = region(64 * MIB, MkfsOptions::default());
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
     for i in 0..15420 {
-        f.mkdir(&format!("d{i}"), meta(), false).unwrap();
+        f.mkdir(&format!("d{i}"), meta(), None).unwrap();
     }
     let before = metadata_bytes(&fs.path);
-    let err = f.mkdir("one_more", meta(), false).unwrap_err();
+    let err = f.mkdir("one_more", meta(), None).unwrap_err();
     assert!(matches!(err, Error::LogFull { entries: 15420 }), "{err}");
     assert!(err.to_string().contains("log full"));
     let err = f.create_file("file", 1, meta(), |_| Ok(())).unwrap_err();
@@ -146,44 +146,51 @@ fn mkdir_p_checks_room_for_every_component_first() {
     let (fs, _) = region(64 * MIB, MkfsOptions::default());
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
     for i in 0..15418 {
-        f.mkdir(&format!("d{i}"), meta(), false).unwrap();
+        f.mkdir(&format!("d{i}"), meta(), None).unwrap();
     }
     let before = metadata_bytes(&fs.path);
     assert!(matches!(
-        f.mkdir("x/y/z", meta(), true),
+        f.mkdir("x/y/z", meta(), Some(meta())),
         Err(Error::LogFull { .. })
     ));
     assert_eq!(metadata_bytes(&fs.path), before);
-    f.mkdir("x/y", meta(), true).unwrap();
+    f.mkdir("x/y", meta(), Some(meta())).unwrap();
 }
 
 #[test]
 fn mkdir_semantics() {
     let (fs, _) = region(64 * MIB, MkfsOptions::default());
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
-    f.mkdir("a", meta(), false).unwrap();
-    assert!(matches!(f.mkdir("a", meta(), false), Err(Error::Exists(_))));
+    f.mkdir("a", meta(), None).unwrap();
+    assert!(matches!(f.mkdir("a", meta(), None), Err(Error::Exists(_))));
     assert_eq!(
-        f.mkdir("a", meta(), true).unwrap(),
+        f.mkdir("a", meta(), Some(meta())).unwrap(),
         f.lookup("a").unwrap().ino
     );
     assert!(matches!(
-        f.mkdir("b/c", meta(), false),
+        f.mkdir("b/c", meta(), None),
         Err(Error::NotFound(_))
     ));
-    f.mkdir("b/c/d", meta(), true).unwrap();
+    let parent_meta = Meta {
+        uid: 7,
+        gid: 8,
+        mode: 0o711,
+    };
+    f.mkdir("b/c/d", meta(), Some(parent_meta)).unwrap();
     assert_eq!(f.replay().namespace().dir_count(), 4);
+    assert_eq!(f.lookup("b/c").unwrap().meta, parent_meta);
+    assert_eq!(f.lookup("b/c/d").unwrap().meta, meta());
     f.create_file("file", 1, meta(), |_| Ok(())).unwrap();
     assert!(matches!(
-        f.mkdir("file/x", meta(), true),
+        f.mkdir("file/x", meta(), Some(meta())),
         Err(Error::NotADirectory(_))
     ));
     assert!(matches!(
-        f.mkdir("file", meta(), false),
+        f.mkdir("file", meta(), None),
         Err(Error::Exists(_))
     ));
     assert!(matches!(
-        f.mkdir("../x", meta(), false),
+        f.mkdir("../x", meta(), None),
         Err(Error::InvalidPath { .. })
     ));
 }
@@ -205,7 +212,7 @@ fn create_is_a_no_op_for_same_size_and_an_error_otherwise() {
             ..
         })
     ));
-    f.mkdir("d", meta(), false).unwrap();
+    f.mkdir("d", meta(), None).unwrap();
     assert!(matches!(
         f.create_file("d", 1, meta(), |_| Ok(())),
         Err(Error::IsADirectory(_))
@@ -303,11 +310,38 @@ fn a_client_cannot_append_but_sees_new_files() {
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
     assert_eq!(f.role().unwrap(), Role::Client);
     let before = metadata_bytes(&fs.path);
-    let err = f.mkdir("a", meta(), false).unwrap_err();
+    let err = f.mkdir("a", meta(), None).unwrap_err();
     assert!(matches!(err, Error::NotMaster { .. }));
     assert!(err.to_string().contains("client"), "{err}");
     assert!(f.create_file("f", 1, meta(), |_| Ok(())).is_err());
     assert_eq!(metadata_bytes(&fs.path), before);
+    // The master publishes a directory (written here as raw log bytes).
+    let sb = f.superblock().clone();
+    let entry = LogEntry::Mkdir(MkdirEntry {
+        uid: 0,
+        gid: 0,
+        mode: 0o755,
+        relpath: "shared".into(),
+    });
+    let dev = f.device();
+    dev.write_at(
+        sb.log_offset + LogHeader::entry_offset(0),
+        &entry.encode(0).unwrap(),
+    )
+    .unwrap();
+    dev.write_u64(sb.log_offset + 32, 1).unwrap();
+    dev.write_u64(sb.log_offset + 40, 1).unwrap();
+    // Asking for what already exists needs no append, so a client may.
+    let ino = f.mkdir("shared", meta(), Some(meta())).unwrap();
+    assert_eq!(f.lookup("shared").unwrap().ino, ino);
+    assert!(matches!(
+        f.mkdir("shared", meta(), None),
+        Err(Error::Exists(_))
+    ));
+    assert!(matches!(
+        f.mkdir("shared/x", meta(), None),
+        Err(Error::NotMaster { .. })
+    ));
 }
 
 #[test]
@@ -315,7 +349,7 @@ fn readers_catch_up_incrementally() {
     let (fs, _) = region(64 * MIB, MkfsOptions::default());
     let mut writer = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
     let mut reader = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
-    writer.mkdir("d", meta(), false).unwrap();
+    writer.mkdir("d", meta(), None).unwrap();
     writer.create_file("d/f", 10, meta(), |_| Ok(())).unwrap();
     assert!(reader.lookup("d/f").is_err());
     assert_eq!(reader.refresh().unwrap(), 2);
@@ -323,7 +357,7 @@ fn readers_catch_up_incrementally() {
     assert_eq!(reader.refresh().unwrap(), 0);
     // A read-only mapping cannot append.
     assert!(matches!(
-        reader.mkdir("x", meta(), false),
+        reader.mkdir("x", meta(), None),
         Err(Error::ReadOnly { .. })
     ));
 }
@@ -346,7 +380,7 @@ fn an_entry_written_but_not_published_is_invisible_and_overwritten() {
     .unwrap();
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
     assert!(f.lookup("ghost").is_err());
-    f.mkdir("real", meta(), false).unwrap();
+    f.mkdir("real", meta(), None).unwrap();
     let again = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
     assert!(again.lookup("ghost").is_err());
     assert!(again.lookup("real").is_ok());
@@ -373,10 +407,10 @@ fn open_rejects_damage_with_distinct_errors() {
 fn append_after_a_torn_header_heals_it() {
     let (fs, sb) = region(64 * MIB, MkfsOptions::default());
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
-    f.mkdir("a", meta(), false).unwrap();
+    f.mkdir("a", meta(), None).unwrap();
     f.device().write_u64(sb.log_offset + 32, 2).unwrap();
     let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
-    f.mkdir("b", meta(), false).unwrap();
+    f.mkdir("b", meta(), None).unwrap();
     let h = f.log_header().unwrap();
     assert_eq!((h.next_seqnum, h.next_index), (2, 2));
     assert!(!h.is_torn());

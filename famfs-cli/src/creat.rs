@@ -1,0 +1,54 @@
+//! `famfs creat`: create a file of a given size, zeroed or filled with the
+//! famfs random pattern. The contents are written before the file is
+//! logged, so a failed creat leaves nothing behind.
+
+use crate::console::{outln, CliError, CliResult, Console};
+use crate::{mode, target, CreatArgs, IO_CHUNK};
+use famfs_core::dax::Access;
+use famfs_core::famfs::{Created, FileIo};
+use famfs_core::random::RandomPattern;
+use famfs_core::Error;
+
+pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
+    if a.size == 0 {
+        return Err(CliError::Msg(
+            "invalid size 0: famfs files hold at least one byte".into(),
+        ));
+    }
+    let t = target::resolve(&a.path)?;
+    if t.rel.is_empty() {
+        return Err(t.err(Error::IsADirectory(String::new())));
+    }
+    let mut fs = t.open(Access::ReadWrite)?;
+    let meta = a.owner.meta(mode::FILE_DEFAULT);
+    let seed = (a.random || a.seed.is_some()).then(|| a.seed.unwrap_or_else(random_seed));
+    let created = fs
+        .create_file(&t.rel, a.size, meta, |io| match seed {
+            Some(s) => fill_random(io, s),
+            None => io.zero(),
+        })
+        .map_err(|e| t.err(e))?;
+    if let (Created::New(_), Some(s), None) = (created, seed, a.seed) {
+        outln!(con, "seed: {s}");
+    }
+    Ok(())
+}
+
+/// A seed for `-r` without `-S`.
+fn random_seed() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32
+}
+
+/// Writes the whole random pattern of `seed` into `io`, a chunk at a time.
+pub fn fill_random(io: &FileIo<'_>, seed: u32) -> famfs_core::Result<()> {
+    let mut gen = RandomPattern::new(seed);
+    let mut buf = vec![0u8; IO_CHUNK];
+    let mut off = 0u64;
+    while off < io.size() {
+        let n = (io.size() - off).min(IO_CHUNK as u64) as usize;
+        gen.fill(&mut buf[..n]);
+        io.write(off, &buf[..n])?;
+        off += n as u64;
+    }
+    Ok(())
+}

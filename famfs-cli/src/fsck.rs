@@ -1,0 +1,136 @@
+//! `famfs fsck`: check a file system without writing anything.
+//!
+//! The device (named directly, or through a path under a mount point) is
+//! opened and mapped read-only. A bad superblock or log header ends the
+//! check with the library's precise error; otherwise every log entry is
+//! replayed and the report lists the superblock, this host's role, log
+//! usage, bad entries, allocation collisions, space and counts.
+
+use crate::console::{outln, CliError, CliResult, Console};
+use crate::space::Space;
+use crate::{entries, size, target, FsckArgs};
+use famfs_core::dax::{Access, DaxDevice};
+use famfs_core::famfs::{read_superblock, Famfs};
+use famfs_core::host::{self, Role};
+use famfs_core::namespace::NodeKind;
+use std::collections::BTreeSet;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+/// The device to check: `p` itself if it is a regular file or character
+/// device, else the device of the mount `p` lies under.
+fn device_of(p: &Path) -> CliResult<PathBuf> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() || m.file_type().is_char_device() => Ok(p.to_path_buf()),
+        Ok(_) => Ok(target::resolve(p)?.mount.device),
+        Err(e) => match target::resolve(p) {
+            Ok(t) => Ok(t.mount.device),
+            Err(_) => Err(CliError::Msg(format!(
+                "{}: not a device, a simulated region or a path under a famfs mount point ({e})",
+                p.display()
+            ))),
+        },
+    }
+}
+
+/// This host's role, read without creating a system uuid file.
+fn role_line(master: uuid::Uuid) -> String {
+    let path = host::system_uuid_path();
+    match host::read_system_uuid(&path) {
+        Ok(Some(me)) if me == master => format!("{} (system uuid {me})", Role::Master),
+        Ok(Some(me)) => format!("{} (system uuid {me})", Role::Client),
+        Ok(None) => format!("{} (no system uuid in {})", Role::Client, path.display()),
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
+    let device = device_of(&a.target)?;
+    let dev = DaxDevice::open(&device, Access::ReadOnly)?;
+    let sb = read_superblock(&dev).map_err(|e| target::device_error(&device, e))?;
+    let bytes = |n: u64| {
+        if a.human {
+            size::human(n)
+        } else {
+            n.to_string()
+        }
+    };
+
+    outln!(con, "device: {}", device.display());
+    outln!(con, "superblock: valid");
+    outln!(con, "version: {}", sb.version);
+    outln!(con, "format: {}.{}", sb.omf_ver_major, sb.omf_ver_minor);
+    outln!(con, "fs uuid: {}", sb.uuid);
+    outln!(con, "device uuid: {}", sb.dev_uuid);
+    outln!(con, "system uuid: {}", sb.system_uuid);
+    outln!(con, "device name: {}", sb.dev_name);
+    outln!(con, "device size: {}", bytes(dev.size()));
+    outln!(con, "alloc unit: {}", sb.alloc_unit);
+    outln!(con, "this host: {}", role_line(sb.system_uuid));
+
+    let fs = Famfs::from_device(dev).map_err(|e| target::device_error(&device, e))?;
+    let header = fs
+        .log_header()
+        .map_err(|e| target::device_error(&device, e))?;
+    let replay = fs.replay();
+    outln!(
+        con,
+        "log entries: {}/{}",
+        header.next_index,
+        header.capacity()
+    );
+    outln!(con, "log offset: {:#x}", sb.log_offset);
+    outln!(con, "log length: {}", sb.log_len);
+    if a.verbose {
+        for index in 0..header.next_index {
+            match entries::read(&fs, index) {
+                Ok(e) => outln!(con, "entry {index}: {}", entries::summary(&e)),
+                Err(e) => outln!(con, "entry {index}: unreadable: {e}"),
+            }
+        }
+    }
+    let ns = replay.namespace();
+    let stats = replay.stats();
+    outln!(con, "files: {}", ns.file_count());
+    outln!(con, "dirs: {}", ns.dir_count());
+    outln!(con, "duplicates skipped: {}", stats.duplicates);
+    if stats.daxdevs > 0 {
+        outln!(con, "devices added: {}", stats.daxdevs);
+    }
+    let multi_device = ns.nodes().any(|n| match &n.kind {
+        NodeKind::File(f) => f.fmap.device_ranges().any(|e| e.devindex != 0),
+        NodeKind::Dir { .. } => false,
+    });
+    if multi_device {
+        outln!(
+            con,
+            "info: multi-device extension in use (extents on device indexes other than 0)"
+        );
+    }
+
+    let problems: Vec<_> = entries::problems(replay).collect();
+    let bad: BTreeSet<u64> = problems.iter().map(|p| p.index).collect();
+    outln!(con, "bad entries: {}", bad.len());
+    for p in &problems {
+        outln!(con, "{}", entries::describe(p));
+    }
+    let collisions = replay.collisions();
+    outln!(con, "allocation collisions: {collisions}");
+
+    let space = Space::of(&fs);
+    outln!(con, "capacity: {}", bytes(space.capacity));
+    outln!(con, "allocated: {}", bytes(space.allocated));
+    outln!(con, "free: {}", bytes(space.free));
+
+    if bad.is_empty() && collisions == 0 {
+        Ok(())
+    } else {
+        Err(CliError::Msg(format!(
+            "{}: {} bad log entr{}, {collisions} allocation collision{}",
+            device.display(),
+            bad.len(),
+            if bad.len() == 1 { "y" } else { "ies" },
+            if collisions == 1 { "" } else { "s" }
+        )))
+    }
+}

@@ -1,0 +1,379 @@
+//! `famfs`: the command-line tool of the user-space famfs implementation.
+//!
+//! famfs (the fabric-attached memory file system) keeps files in shared
+//! memory: a devdax device, or a regular file standing in for one, that
+//! begins with a superblock and an append-only metadata log. This crate is a
+//! thin layer over `famfs-core`, which makes every file system decision: it
+//! parses the command line (clap), resolves user paths through the
+//! user-space mount table, calls the library and prints what it finds. Each
+//! subcommand lives in its own module; failures print one line,
+//! `famfs <subcommand>: <message>`, on stderr and exit with status 1 (clap
+//! usage errors exit 2). `docs/cli-spec.md` is the behaviour contract.
+
+mod console;
+mod cp;
+mod creat;
+mod entries;
+mod fsck;
+mod logplay;
+mod mkdir;
+mod mkfs;
+mod mode;
+mod mount;
+mod show;
+mod size;
+mod space;
+mod target;
+mod verify;
+
+use clap::{Args, Parser, Subcommand};
+use console::{CliError, Console};
+use famfs_core::namespace::Meta;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use uuid::Uuid;
+
+/// Bytes moved per read or write when streaming file contents.
+pub const IO_CHUNK: usize = 1 << 20;
+
+/// famfs: shared-memory file systems on devdax devices or simulated regions.
+#[derive(Debug, Parser)]
+#[command(name = "famfs", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Format a device (or a new simulated region) as an empty famfs.
+    Mkfs(MkfsArgs),
+    /// Mount a famfs device at a mount point (user-space mount table).
+    Mount(MountArgs),
+    /// Remove a mount from the mount table.
+    Umount(UmountArgs),
+    /// List the mounts in the mount table.
+    Mounts,
+    /// Create directories.
+    Mkdir(MkdirArgs),
+    /// Create a file of a given size, zeroed or filled with a random pattern.
+    Creat(CreatArgs),
+    /// Copy files (and with -r directories) into famfs.
+    Cp(CpArgs),
+    /// Check a file against the random pattern of a seed.
+    Verify(VerifyArgs),
+    /// List directory contents.
+    Ls(LsArgs),
+    /// Show a file's or directory's metadata.
+    Stat(StatArgs),
+    /// Print files' contents.
+    Cat(CatArgs),
+    /// Show space and log usage of mounted file systems.
+    Df(DfArgs),
+    /// Show a file's map of device memory.
+    Getmap(GetmapArgs),
+    /// Replay a mount's log and report what it holds.
+    Logplay(LogplayArgs),
+    /// Check a file system (read-only).
+    Fsck(FsckArgs),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Mkfs(_) => "mkfs",
+            Command::Mount(_) => "mount",
+            Command::Umount(_) => "umount",
+            Command::Mounts => "mounts",
+            Command::Mkdir(_) => "mkdir",
+            Command::Creat(_) => "creat",
+            Command::Cp(_) => "cp",
+            Command::Verify(_) => "verify",
+            Command::Ls(_) => "ls",
+            Command::Stat(_) => "stat",
+            Command::Cat(_) => "cat",
+            Command::Df(_) => "df",
+            Command::Getmap(_) => "getmap",
+            Command::Logplay(_) => "logplay",
+            Command::Fsck(_) => "fsck",
+        }
+    }
+}
+
+/// Owner and permissions of new files and directories.
+#[derive(Debug, Args)]
+pub struct OwnerArgs {
+    /// Permission bits in octal (default: the usual default less the umask)
+    #[arg(short = 'm', long, value_parser = mode::parse)]
+    pub mode: Option<u32>,
+    /// Owner uid (default: the effective uid)
+    #[arg(short = 'u', long)]
+    pub uid: Option<u32>,
+    /// Owner gid (default: the effective gid)
+    #[arg(short = 'g', long)]
+    pub gid: Option<u32>,
+}
+
+impl OwnerArgs {
+    /// Metadata for a new node whose mode defaults to `default_mode`.
+    pub fn meta(&self, default_mode: u32) -> Meta {
+        Meta {
+            // SAFETY: geteuid/getegid cannot fail and have no preconditions.
+            uid: self.uid.unwrap_or_else(|| unsafe { libc::geteuid() }),
+            gid: self.gid.unwrap_or_else(|| unsafe { libc::getegid() }),
+            mode: mode::effective(self.mode, default_mode),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MkfsArgs {
+    /// Overwrite an existing valid file system
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Invalidate the superblock and exit
+    #[arg(short = 'k', long, conflicts_with = "size")]
+    pub kill: bool,
+    /// Log length (power of two, at least 8m)
+    #[arg(short = 'l', long, value_parser = size::parse, default_value = "8m")]
+    pub loglen: u64,
+    /// Create DEVICE as a sparse simulated region of this size first
+    #[arg(long, value_parser = size::parse)]
+    pub size: Option<u64>,
+    /// File system uuid to record (test aid)
+    #[arg(long)]
+    pub uuid: Option<Uuid>,
+    /// Device uuid to record (test aid)
+    #[arg(long)]
+    pub dev_uuid: Option<Uuid>,
+    /// Master host's system uuid to record (test aid; default: this host)
+    #[arg(long)]
+    pub system_uuid: Option<Uuid>,
+    /// Device name to record (test aid; default: DEVICE)
+    #[arg(long)]
+    pub devname: Option<String>,
+    /// Devdax device or simulated region file
+    pub device: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// Devdax device or simulated region file
+    pub device: PathBuf,
+    /// Mount point (need not exist)
+    pub mountpoint: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UmountArgs {
+    pub mountpoint: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MkdirArgs {
+    /// Create missing parents too; an existing directory is fine
+    #[arg(short = 'p', long)]
+    pub parents: bool,
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreatArgs {
+    /// File size (k, m, g suffixes)
+    #[arg(short = 's', long, value_parser = size::parse)]
+    pub size: u64,
+    /// Fill with the famfs random pattern (seed printed unless -S)
+    #[arg(short = 'r', long)]
+    pub random: bool,
+    /// Seed of the random pattern (implies -r)
+    #[arg(short = 'S', long)]
+    pub seed: Option<u32>,
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Copy directories recursively
+    #[arg(short = 'r', long, short_alias = 'R')]
+    pub recursive: bool,
+    /// Print each file and directory copied
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+    /// SRC... DEST
+    #[arg(value_name = "PATH", required = true, num_args = 2..)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Seed the file was created with
+    #[arg(short = 'S', long)]
+    pub seed: u32,
+    /// File to check
+    #[arg(short = 'f', long)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Long listing: mode, uid, gid, size, name
+    #[arg(short = 'l')]
+    pub long: bool,
+    /// Files or directories (default: the current directory)
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// A mount point or a path under one (default: every mount)
+    pub mountpoint: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetmapArgs {
+    /// Print a JSON object
+    #[arg(long)]
+    pub json: bool,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LogplayArgs {
+    /// List what each entry would create
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// List every entry and what replay did with it
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    pub mountpoint: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct FsckArgs {
+    /// List every log entry
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Human-readable sizes
+    #[arg(short = 'h', long = "human-readable")]
+    pub human: bool,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Device (devdax or simulated region) or a path under a mount point
+    pub target: PathBuf,
+}
+
+/// Default `FAMFS_LOG` filter.
+const DEFAULT_LOG_FILTER: &str = "warn";
+
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FAMFS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
+    match command {
+        Command::Mkfs(a) => mkfs::run(a, con),
+        Command::Mount(a) => mount::mount(a, con),
+        Command::Umount(a) => mount::umount(a),
+        Command::Mounts => mount::list(con),
+        Command::Mkdir(a) => mkdir::run(a, con),
+        Command::Creat(a) => creat::run(a, con),
+        Command::Cp(a) => cp::run(a, con),
+        Command::Verify(a) => verify::run(a),
+        Command::Ls(a) => show::ls(a, con),
+        Command::Stat(a) => show::stat(a, con),
+        Command::Cat(a) => show::cat(a, con),
+        Command::Df(a) => show::df(a, con),
+        Command::Getmap(a) => show::getmap(a, con),
+        Command::Logplay(a) => logplay::run(a, con),
+        Command::Fsck(a) => fsck::run(a, con),
+    }
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let mut con = Console::new(cli.command.name());
+    match dispatch(&cli.command, &mut con).and_then(|()| con.flush()) {
+        Ok(()) | Err(CliError::ClosedStdout) => ExitCode::SUCCESS,
+        Err(CliError::Reported) => ExitCode::FAILURE,
+        Err(CliError::Msg(m)) => {
+            con.error(&m);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fsck_takes_h_for_human_sizes() {
+        let cli = Cli::try_parse_from(["famfs", "fsck", "-h", "-v", "/dev/dax0.0"]).unwrap();
+        match cli.command {
+            Command::Fsck(a) => assert!(a.human && a.verbose),
+            other => panic!("{other:?}"),
+        }
+        let e = Cli::try_parse_from(["famfs", "fsck", "--help"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        let e = Cli::try_parse_from(["famfs", "ls", "-h"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn cp_needs_a_source_and_a_destination() {
+        assert!(Cli::try_parse_from(["famfs", "cp", "a"]).is_err());
+        let cli = Cli::try_parse_from(["famfs", "cp", "-R", "-m", "600", "a", "b", "c"]).unwrap();
+        match cli.command {
+            Command::Cp(a) => {
+                assert!(a.recursive);
+                assert_eq!(a.owner.mode, Some(0o600));
+                assert_eq!(a.paths.len(), 3);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        let cli = Cli::try_parse_from(["famfs", "creat", "-s", "2m", "-S", "7", "f"]).unwrap();
+        match cli.command {
+            Command::Creat(a) => assert_eq!((a.size, a.seed), (2 << 20, Some(7))),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["famfs", "creat", "-s", "2q", "f"]).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! `famfs mount`, `umount` and `mounts`: the user-space mount table.
+//!
+//! A mount is a line in the table binding a mount point to a device; it
+//! is only recorded once the device's superblock, log header and every log
+//! entry check out, so every later command can trust the log it replays.
+
+use crate::console::{outln, CliError, CliResult, Console};
+use crate::{entries, target, MountArgs, UmountArgs};
+use famfs_core::dax::Access;
+use famfs_core::famfs::Famfs;
+use famfs_core::mounts::{MountEntry, MountTable};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn mount(a: &MountArgs, _con: &mut Console) -> CliResult {
+    let device = std::fs::canonicalize(&a.device)
+        .map_err(|e| CliError::Msg(format!("{}: {e}", a.device.display())))?;
+    let mountpoint = target::absolute(&a.mountpoint)?;
+    let fs =
+        Famfs::open(&device, Access::ReadOnly).map_err(|e| target::device_error(&device, e))?;
+    if let Some(p) = entries::first_problem(fs.replay()) {
+        return Err(CliError::Msg(format!(
+            "{}: {}; not mounted (famfs fsck lists every problem)",
+            device.display(),
+            entries::describe(p)
+        )));
+    }
+    let mount_time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let entry = MountEntry {
+        mountpoint,
+        device,
+        fs_uuid: fs.superblock().uuid,
+        mount_time,
+        options: Vec::new(),
+    };
+    MountTable::update(|t| t.add(entry))?;
+    Ok(())
+}
+
+pub fn umount(a: &UmountArgs) -> CliResult {
+    let mountpoint = target::absolute(&a.mountpoint)?;
+    MountTable::update(|t| t.remove(&mountpoint))?;
+    Ok(())
+}
+
+pub fn list(con: &mut Console) -> CliResult {
+    for m in MountTable::load()?.entries {
+        outln!(
+            con,
+            "{} on {} (uuid {}, mounted at {})",
+            m.device.display(),
+            m.mountpoint.display(),
+            m.fs_uuid,
+            utc(m.mount_time)
+        );
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian,
+/// Howard Hinnant's days-to-civil algorithm).
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

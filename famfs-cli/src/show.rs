@@ -1,0 +1,332 @@
+//! Read-only views of mounted file systems: `ls`, `stat`, `cat`, `df` and
+//! `getmap`. Each replays the log (read-only) and prints what it finds.
+
+use crate::console::{outln, CliError, CliResult, Console};
+use crate::entries::fmap_count;
+use crate::space::Space;
+use crate::target::{self, Target};
+use crate::{mode, CatArgs, DfArgs, GetmapArgs, LsArgs, StatArgs, IO_CHUNK};
+use famfs_core::dax::Access;
+use famfs_core::famfs::Famfs;
+use famfs_core::fmap::{Extent, Fmap, InterleavedExtent};
+use famfs_core::mounts::MountTable;
+use famfs_core::namespace::Node;
+use famfs_core::Error;
+use serde::Serialize;
+use std::path::Path;
+
+/// Reports per-item failures and turns "any failed" into exit status 1.
+fn each<T>(
+    con: &mut Console,
+    items: &[T],
+    mut f: impl FnMut(&mut Console, &T) -> CliResult,
+) -> CliResult {
+    let mut failed = false;
+    for item in items {
+        if let Err(e) = f(con, item) {
+            con.carry_on(e)?;
+            failed = true;
+        }
+    }
+    if failed {
+        Err(CliError::Reported)
+    } else {
+        Ok(())
+    }
+}
+
+/// Resolves `p` and opens its file system read-only.
+fn open_node(table: &MountTable, p: &Path) -> CliResult<(Target, Famfs)> {
+    let t = target::resolve_in(table, p)?;
+    let fs = t.open(Access::ReadOnly)?;
+    Ok((t, fs))
+}
+
+fn node<'a>(t: &Target, fs: &'a Famfs) -> CliResult<&'a Node> {
+    fs.lookup(&t.rel).map_err(|e| t.err(e))
+}
+
+/// Size as listed: a file's size, 0 for a directory.
+fn size_of(n: &Node) -> u64 {
+    n.as_file().map_or(0, |f| f.size)
+}
+
+fn ls_line(con: &mut Console, long: bool, name: &str, n: &Node) -> CliResult {
+    if long {
+        outln!(
+            con,
+            "{}  {} {} {} {name}",
+            mode::symbolic(n.is_dir(), n.meta.mode),
+            n.meta.uid,
+            n.meta.gid,
+            size_of(n)
+        );
+    } else {
+        outln!(con, "{name}");
+    }
+    Ok(())
+}
+
+pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
+    let table = MountTable::load()?;
+    let paths = if a.paths.is_empty() {
+        vec![target::cwd()?]
+    } else {
+        a.paths.clone()
+    };
+    let many = paths.len() > 1;
+    let mut first = true;
+    each(con, &paths, |con, p| {
+        let (t, fs) = open_node(&table, p)?;
+        let n = node(&t, &fs)?;
+        if !n.is_dir() {
+            return ls_line(con, a.long, &p.display().to_string(), n);
+        }
+        if many {
+            if !first {
+                outln!(con, "");
+            }
+            outln!(con, "{}:", p.display());
+        }
+        first = false;
+        for (name, child) in fs.replay().namespace().children(n.ino)? {
+            ls_line(con, a.long, name, child)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn stat(a: &StatArgs, con: &mut Console) -> CliResult {
+    let (t, fs) = open_node(&MountTable::load()?, &a.path)?;
+    let n = node(&t, &fs)?;
+    outln!(con, "path: {}", t.abs.display());
+    outln!(
+        con,
+        "type: {}",
+        if n.is_dir() {
+            "directory"
+        } else {
+            "regular file"
+        }
+    );
+    outln!(con, "size: {}", size_of(n));
+    outln!(con, "mode: {:04o}", n.meta.mode);
+    outln!(con, "uid: {}", n.meta.uid);
+    outln!(con, "gid: {}", n.meta.gid);
+    outln!(con, "inode: {}", n.ino);
+    match n.as_file() {
+        Some(f) => {
+            outln!(con, "allocated: {}", f.fmap.allocated_bytes());
+            let (count, _) = fmap_count(&f.fmap);
+            let what = if f.fmap.is_interleaved() {
+                "strips"
+            } else {
+                "extents"
+            };
+            outln!(con, "{what}: {count}");
+            if let Some(why) = &f.error {
+                outln!(con, "error: {why}");
+            }
+        }
+        None => {
+            outln!(con, "allocated: 0");
+            outln!(con, "extents: 0");
+        }
+    }
+    Ok(())
+}
+
+pub fn cat(a: &CatArgs, con: &mut Console) -> CliResult {
+    let table = MountTable::load()?;
+    let mut buf = vec![0u8; IO_CHUNK];
+    each(con, &a.paths, |con, p| {
+        let (t, fs) = open_node(&table, p)?;
+        let n = node(&t, &fs)?;
+        if n.is_dir() {
+            return Err(t.err(Error::IsADirectory(t.rel.clone())));
+        }
+        let io = fs.file_io(n.ino).map_err(|e| t.err(e))?;
+        let mut off = 0u64;
+        while off < io.size() {
+            let got = io.read(off, &mut buf)?;
+            if got == 0 {
+                break;
+            }
+            con.bytes(&buf[..got])?;
+            off += got as u64;
+        }
+        Ok(())
+    })
+}
+
+pub fn df(a: &DfArgs, con: &mut Console) -> CliResult {
+    let table = MountTable::load()?;
+    let mounts = match &a.mountpoint {
+        Some(p) => vec![target::resolve_in(&table, p)?.mount],
+        None => table.entries,
+    };
+    outln!(
+        con,
+        "{:<24} {:>14} {:>14} {:>14} {:>5} {:>13}  Mounted on",
+        "Device",
+        "Size",
+        "Used",
+        "Free",
+        "Use%",
+        "Log entries"
+    );
+    each(con, &mounts, |con, m| {
+        let fs = target::open_mount(m, Access::ReadOnly)?;
+        let space = Space::of(&fs);
+        let log = fs.log_header()?;
+        outln!(
+            con,
+            "{:<24} {:>14} {:>14} {:>14} {:>4}% {:>13}  {}",
+            m.device.display(),
+            space.capacity,
+            space.allocated,
+            space.free,
+            space.use_percent(),
+            format!("{}/{}", log.next_index, log.capacity()),
+            m.mountpoint.display()
+        );
+        Ok(())
+    })
+}
+
+/// `getmap --json` output.
+#[derive(Serialize)]
+struct MapJson<'a> {
+    path: String,
+    size: u64,
+    ext_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extents: Option<&'a [Extent]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunk_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strips: Option<&'a [Extent]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interleaved: Option<&'a [InterleavedExtent]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+fn map_json<'a>(path: &Path, size: u64, fmap: &'a Fmap, error: Option<&'a str>) -> MapJson<'a> {
+    let mut j = MapJson {
+        path: path.display().to_string(),
+        size,
+        ext_type: "simple",
+        extents: None,
+        chunk_size: None,
+        strips: None,
+        interleaved: None,
+        error,
+    };
+    match fmap {
+        Fmap::Simple(e) => j.extents = Some(e),
+        Fmap::Interleaved(ie) => {
+            j.ext_type = "interleaved";
+            match ie.as_slice() {
+                [one] => {
+                    j.chunk_size = Some(one.chunk_size);
+                    j.strips = Some(&one.strips);
+                }
+                many => j.interleaved = Some(many),
+            }
+        }
+    }
+    j
+}
+
+fn extent_text(e: &Extent) -> String {
+    format!(
+        "devindex {} offset {:#x} len {:#x}",
+        e.devindex, e.offset, e.len
+    )
+}
+
+pub fn getmap(a: &GetmapArgs, con: &mut Console) -> CliResult {
+    let (t, fs) = open_node(&MountTable::load()?, &a.path)?;
+    let n = node(&t, &fs)?;
+    let Some(f) = n.as_file() else {
+        return Err(t.err(Error::IsADirectory(t.rel.clone())));
+    };
+    if a.json {
+        let j = map_json(&t.abs, f.size, &f.fmap, f.error.as_deref());
+        let text = serde_json::to_string_pretty(&j)
+            .map_err(|e| CliError::Msg(format!("encoding JSON: {e}")))?;
+        outln!(con, "{text}");
+        return Ok(());
+    }
+    outln!(con, "path: {}", t.abs.display());
+    outln!(con, "size: {}", f.size);
+    match &f.fmap {
+        Fmap::Simple(exts) => {
+            outln!(con, "ext_type: simple");
+            outln!(con, "extents: {}", exts.len());
+            for (i, e) in exts.iter().enumerate() {
+                outln!(con, "extent {i}: {}", extent_text(e));
+            }
+        }
+        Fmap::Interleaved(ies) => {
+            outln!(con, "ext_type: interleaved");
+            outln!(con, "interleaved extents: {}", ies.len());
+            for (i, ie) in ies.iter().enumerate() {
+                outln!(
+                    con,
+                    "interleaved extent {i}: chunk_size {:#x} strips {}",
+                    ie.chunk_size,
+                    ie.strips.len()
+                );
+                for (j, s) in ie.strips.iter().enumerate() {
+                    outln!(con, "strip {j}: {}", extent_text(s));
+                }
+            }
+        }
+    }
+    if let Some(why) = &f.error {
+        outln!(con, "error: {why}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(offset: u64) -> Extent {
+        Extent {
+            devindex: 0,
+            offset,
+            len: 2 << 20,
+        }
+    }
+
+    #[test]
+    fn json_shapes() {
+        let simple = Fmap::Simple(vec![ext(10 << 20)]);
+        let v = serde_json::to_value(map_json(Path::new("/m/f"), 5, &simple, None)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"path": "/m/f", "size": 5, "ext_type": "simple",
+                "extents": [{"devindex": 0, "offset": 10485760, "len": 2097152}]})
+        );
+        let one = InterleavedExtent {
+            chunk_size: 2 << 20,
+            strips: vec![ext(10 << 20), ext(12 << 20)],
+        };
+        let il = Fmap::Interleaved(vec![one.clone()]);
+        let v = serde_json::to_value(map_json(Path::new("/m/f"), 5, &il, None)).unwrap();
+        assert_eq!(v["ext_type"], "interleaved");
+        assert_eq!(v["chunk_size"], 2097152);
+        assert_eq!(v["strips"].as_array().unwrap().len(), 2);
+        assert!(v.get("interleaved").is_none() && v.get("extents").is_none());
+        let two = Fmap::Interleaved(vec![one.clone(), one]);
+        let v = serde_json::to_value(map_json(Path::new("/m/f"), 5, &two, Some("bad"))).unwrap();
+        assert_eq!(v["interleaved"].as_array().unwrap().len(), 2);
+        assert_eq!(v["interleaved"][1]["chunk_size"], 2097152);
+        assert_eq!(v["error"], "bad");
+        assert!(v.get("strips").is_none());
+    }
+}
