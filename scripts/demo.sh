@@ -37,7 +37,8 @@ run famfs ls -l "$mnt"
 run famfs ls -l "$mnt/docs"
 run famfs stat "$mnt/data/column.txt"
 run famfs getmap "$mnt/data/sets/random.bin"
-run famfs cat "$mnt/README.md" | head -n 3
+printf '\n\033[1m$ famfs cat %s | head -n 3\033[0m\n' "$mnt/README.md"
+famfs cat "$mnt/README.md" | head -n 3
 run famfs df
 run famfs logplay "$mnt"
 run famfs fsck -h "$mnt"

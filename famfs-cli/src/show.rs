@@ -51,18 +51,33 @@ fn size_of(n: &Node) -> u64 {
     n.as_file().map_or(0, |f| f.size)
 }
 
-fn ls_line(con: &mut Console, long: bool, name: &str, n: &Node) -> CliResult {
-    if long {
-        outln!(
-            con,
-            "{}  {} {} {} {name}",
-            mode::symbolic(n.is_dir(), n.meta.mode),
-            n.meta.uid,
-            n.meta.gid,
-            size_of(n)
-        );
-    } else {
-        outln!(con, "{name}");
+/// Prints one listing; with `long`, numeric columns are right-aligned to
+/// the widest value in the listing, as `ls -l` does.
+fn ls_lines(con: &mut Console, long: bool, rows: &[(&str, &Node)]) -> CliResult {
+    let width = |f: &dyn Fn(&Node) -> u64| {
+        rows.iter()
+            .map(|(_, n)| f(n).to_string().len())
+            .max()
+            .unwrap_or(1)
+    };
+    let (wu, wg, ws) = (
+        width(&|n| u64::from(n.meta.uid)),
+        width(&|n| u64::from(n.meta.gid)),
+        width(&size_of),
+    );
+    for (name, n) in rows {
+        if long {
+            outln!(
+                con,
+                "{}  {:>wu$} {:>wg$} {:>ws$} {name}",
+                mode::symbolic(n.is_dir(), n.meta.mode),
+                n.meta.uid,
+                n.meta.gid,
+                size_of(n)
+            );
+        } else {
+            outln!(con, "{name}");
+        }
     }
     Ok(())
 }
@@ -80,7 +95,7 @@ pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
         let (t, fs) = open_node(&table, p)?;
         let n = node(&t, &fs)?;
         if !n.is_dir() {
-            return ls_line(con, a.long, &p.display().to_string(), n);
+            return ls_lines(con, a.long, &[(&p.display().to_string(), n)]);
         }
         if many {
             if !first {
@@ -89,10 +104,8 @@ pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
             outln!(con, "{}:", p.display());
         }
         first = false;
-        for (name, child) in fs.replay().namespace().children(n.ino)? {
-            ls_line(con, a.long, name, child)?;
-        }
-        Ok(())
+        let rows: Vec<_> = fs.replay().namespace().children(n.ino)?.collect();
+        ls_lines(con, a.long, &rows)
     })
 }
 

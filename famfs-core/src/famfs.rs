@@ -517,12 +517,9 @@ impl Famfs {
             fmap: &fmap,
             size,
         };
-        let filled = fill(&io).and_then(|()| {
-            for p in fmap.pieces(size, 0, size) {
-                self.dev.write_back(p.offset, p.len)?;
-            }
-            Ok(())
-        });
+        // FileIo writes every byte back from the caches as it goes, so the
+        // contents are durable before the entry that publishes them.
+        let filled = fill(&io);
         let entry = LogEntry::File(FileEntry {
             size,
             flags: FILE_FLAG_ALL_RW,
