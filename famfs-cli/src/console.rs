@@ -113,3 +113,23 @@ macro_rules! outln {
     };
 }
 pub(crate) use outln;
+
+/// Reports per-item failures and turns "any failed" into exit status 1.
+pub fn each<T>(
+    con: &mut Console,
+    items: &[T],
+    mut f: impl FnMut(&mut Console, &T) -> CliResult,
+) -> CliResult {
+    let mut failed = false;
+    for item in items {
+        if let Err(e) = f(con, item) {
+            con.carry_on(e)?;
+            failed = true;
+        }
+    }
+    if failed {
+        Err(CliError::Reported)
+    } else {
+        Ok(())
+    }
+}

@@ -7,6 +7,20 @@ use famfs_core::format::{LogEntry, LogHeader, LOG_ENTRY_SIZE};
 use famfs_core::replay::{Problem, Replay};
 use famfs_core::Result;
 
+use crate::console::{outln, CliResult, Console};
+
+/// What replay built, as fsck and logplay both report it.
+pub fn print_counts(con: &mut Console, replay: &Replay) -> CliResult {
+    let stats = replay.stats();
+    outln!(con, "files: {}", stats.files);
+    outln!(con, "dirs: {}", stats.dirs);
+    outln!(con, "duplicates skipped: {}", stats.duplicates);
+    if stats.daxdevs > 0 {
+        outln!(con, "devices added: {}", stats.daxdevs);
+    }
+    Ok(())
+}
+
 /// `log entry N: message`.
 pub fn describe(p: &Problem) -> String {
     format!("log entry {}: {}", p.index, p.message)

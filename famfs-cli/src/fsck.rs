@@ -90,13 +90,7 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
         }
     }
     let ns = replay.namespace();
-    let stats = replay.stats();
-    outln!(con, "files: {}", ns.file_count());
-    outln!(con, "dirs: {}", ns.dir_count());
-    outln!(con, "duplicates skipped: {}", stats.duplicates);
-    if stats.daxdevs > 0 {
-        outln!(con, "devices added: {}", stats.daxdevs);
-    }
+    entries::print_counts(con, replay)?;
     let multi_device = ns.nodes().any(|n| match &n.kind {
         NodeKind::File(f) => f.fmap.device_ranges().any(|e| e.devindex != 0),
         NodeKind::Dir { .. } => false,

@@ -20,19 +20,13 @@ pub fn run(a: &LogplayArgs, con: &mut Console) -> CliResult {
         list(&fs, a, con)?;
     }
     let replay = fs.replay();
-    let stats = replay.stats();
     outln!(
         con,
         "log entries: {}/{}",
         header.next_index,
         header.capacity()
     );
-    outln!(con, "files: {}", stats.files);
-    outln!(con, "dirs: {}", stats.dirs);
-    outln!(con, "duplicates skipped: {}", stats.duplicates);
-    if stats.daxdevs > 0 {
-        outln!(con, "devices added: {}", stats.daxdevs);
-    }
+    entries::print_counts(con, replay)?;
     let problems: Vec<_> = entries::problems(replay).collect();
     outln!(con, "problems: {}", problems.len());
     for p in &problems {

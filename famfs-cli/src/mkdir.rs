@@ -1,7 +1,7 @@
 //! `famfs mkdir [-p]`: create directories, each path on its own; a failure
 //! is reported and the remaining paths are still created.
 
-use crate::console::{CliError, CliResult, Console};
+use crate::console::{self, CliResult, Console};
 use crate::{mode, target, MkdirArgs};
 use famfs_core::dax::Access;
 use famfs_core::mounts::MountTable;
@@ -17,18 +17,7 @@ pub fn run(a: &MkdirArgs, con: &mut Console) -> CliResult {
         mode: mode::effective(None, mode::DIR_DEFAULT),
         ..meta
     });
-    let mut failed = false;
-    for p in &a.paths {
-        if let Err(e) = one(&table, p, meta, parents) {
-            con.carry_on(e)?;
-            failed = true;
-        }
-    }
-    if failed {
-        Err(CliError::Reported)
-    } else {
-        Ok(())
-    }
+    console::each(con, &a.paths, |_, p| one(&table, p, meta, parents))
 }
 
 fn one(table: &MountTable, p: &Path, meta: Meta, parents: Option<Meta>) -> CliResult {

@@ -1,7 +1,7 @@
 //! Read-only views of mounted file systems: `ls`, `stat`, `cat`, `df` and
 //! `getmap`. Each replays the log (read-only) and prints what it finds.
 
-use crate::console::{outln, CliError, CliResult, Console};
+use crate::console::{self, outln, CliError, CliResult, Console};
 use crate::entries::fmap_count;
 use crate::space::Space;
 use crate::target::{self, Target};
@@ -14,26 +14,6 @@ use famfs_core::namespace::Node;
 use famfs_core::Error;
 use serde::Serialize;
 use std::path::Path;
-
-/// Reports per-item failures and turns "any failed" into exit status 1.
-fn each<T>(
-    con: &mut Console,
-    items: &[T],
-    mut f: impl FnMut(&mut Console, &T) -> CliResult,
-) -> CliResult {
-    let mut failed = false;
-    for item in items {
-        if let Err(e) = f(con, item) {
-            con.carry_on(e)?;
-            failed = true;
-        }
-    }
-    if failed {
-        Err(CliError::Reported)
-    } else {
-        Ok(())
-    }
-}
 
 /// Resolves `p` and opens its file system read-only.
 fn open_node(table: &MountTable, p: &Path) -> CliResult<(Target, Famfs)> {
@@ -91,7 +71,7 @@ pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
     };
     let many = paths.len() > 1;
     let mut first = true;
-    each(con, &paths, |con, p| {
+    console::each(con, &paths, |con, p| {
         let (t, fs) = open_node(&table, p)?;
         let n = node(&t, &fs)?;
         if !n.is_dir() {
@@ -152,7 +132,7 @@ pub fn stat(a: &StatArgs, con: &mut Console) -> CliResult {
 pub fn cat(a: &CatArgs, con: &mut Console) -> CliResult {
     let table = MountTable::load()?;
     let mut buf = vec![0u8; IO_CHUNK];
-    each(con, &a.paths, |con, p| {
+    console::each(con, &a.paths, |con, p| {
         let (t, fs) = open_node(&table, p)?;
         let n = node(&t, &fs)?;
         if n.is_dir() {
@@ -188,7 +168,7 @@ pub fn df(a: &DfArgs, con: &mut Console) -> CliResult {
         "Use%",
         "Log entries"
     );
-    each(con, &mounts, |con, m| {
+    console::each(con, &mounts, |con, m| {
         let fs = target::open_mount(m, Access::ReadOnly)?;
         let space = Space::of(&fs);
         let log = fs.log_header()?;
