@@ -123,10 +123,10 @@ pub fn mkfs(dev: &DaxDevice, opts: &MkfsOptions) -> Result<Superblock> {
         Some(u) => u,
         None => host::system_uuid()?,
     };
-    let dev_name = opts
-        .dev_name
-        .clone()
-        .unwrap_or_else(|| dev.path().to_string_lossy().into_owned());
+    let dev_name = match &opts.dev_name {
+        Some(n) => n.clone(),
+        None => device_name(dev.path()),
+    };
     let sb = Superblock::new(
         size,
         opts.log_len,
@@ -144,6 +144,43 @@ pub fn mkfs(dev: &DaxDevice, opts: &MkfsOptions) -> Result<Superblock> {
     dev.write_at(0, &sb_bytes)?;
     dev.write_back(0, SUPERBLOCK_SIZE as u64)?;
     Ok(sb)
+}
+
+/// The name mkfs records for a device: its canonical path when that fits
+/// the superblock's 63 bytes, else as many trailing components as fit (the
+/// name is informational; a long region path must not make mkfs fail).
+///
+/// Example: `/tmp/ci/…/deeply/nested/region.img` (90 bytes) is recorded
+/// as `…/nested/region.img`, the longest tail that fits.
+fn device_name(path: &Path) -> String {
+    let full = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
+    if full.len() <= crate::format::MAX_DEV_NAME {
+        return full;
+    }
+    let mut tail = String::new();
+    for comp in full.rsplit('/') {
+        let longer = if tail.is_empty() {
+            comp.to_string()
+        } else {
+            format!("{comp}/{tail}")
+        };
+        if longer.len() > crate::format::MAX_DEV_NAME {
+            break;
+        }
+        tail = longer;
+    }
+    if tail.is_empty() {
+        // A single component longer than the field: keep its end.
+        let mut start = full.len() - crate::format::MAX_DEV_NAME;
+        while !full.is_char_boundary(start) {
+            start += 1;
+        }
+        tail = full[start..].to_string();
+    }
+    tail
 }
 
 /// Invalidates the superblock of `dev` (`mkfs --kill`): the device no

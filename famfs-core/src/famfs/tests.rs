@@ -417,3 +417,29 @@ fn append_after_a_torn_header_heals_it() {
     let again = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
     assert!(again.lookup("a").is_ok() && again.lookup("b").is_ok());
 }
+
+#[test]
+fn long_device_paths_are_recorded_by_their_tail() {
+    host_uuid();
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("a".repeat(40)).join("b".repeat(30));
+    std::fs::create_dir_all(&deep).unwrap();
+    let path = deep.join("region.img");
+    DaxDevice::create_simulated(&path, 64 * MIB).unwrap();
+    let dev = DaxDevice::open(&path, Access::ReadWrite).unwrap();
+    let sb = mkfs(&dev, &MkfsOptions::default()).unwrap();
+    assert_eq!(sb.dev_name, format!("{}/region.img", "b".repeat(30)));
+    let short = dir.path().join("r.img");
+    DaxDevice::create_simulated(&short, 64 * MIB).unwrap();
+    let dev = DaxDevice::open(&short, Access::ReadWrite).unwrap();
+    let sb = mkfs(&dev, &MkfsOptions::default()).unwrap();
+    let canon = std::fs::canonicalize(&short).unwrap();
+    if canon.as_os_str().len() <= 63 {
+        assert_eq!(Path::new(&sb.dev_name), canon);
+    }
+    assert!(sb.dev_name.ends_with("r.img"));
+    assert_eq!(
+        device_name(Path::new(&format!("/{}", "x".repeat(70)))),
+        "x".repeat(63)
+    );
+}
