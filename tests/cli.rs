@@ -10,6 +10,7 @@ use famfs_tests::*;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::process::Command;
 
 // ---------------------------------------------------------------------------
 // Output parsers
@@ -1746,6 +1747,34 @@ fn cp_large_file_without_terminal_prints_no_progress() {
         sha256_hex(&env.ok_bytes(&["cat", &r.p("big")])),
         sha256_hex(&fs::read(&src).unwrap())
     );
+}
+
+#[test]
+fn cp_large_file_on_a_terminal_shows_progress() {
+    // `script` (util-linux) runs the copy with a real pseudo-terminal as
+    // its stdout and stderr.
+    let env = Env::new();
+    let r = env.region("128m");
+    let src = env.dir().join("zeros64m");
+    fs::File::create(&src).unwrap().set_len(64 * MIB).unwrap();
+    let cmdline = format!(
+        "{} cp {} {}",
+        famfs_bin().display(),
+        src.display(),
+        r.p("big")
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &cmdline, "/dev/null"]);
+    cmd.env("FAMFS_MOUNTS", env.mounts_file())
+        .env("FAMFS_SYSTEM_UUID_FILE", env.uuid_file());
+    let out = run(cmd);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("MiB/64.00 MiB"),
+        "expected a progress bar on the terminal: {}",
+        out.describe()
+    );
+    assert_eq!(ls_entry(&env, &r.mnt, "big").size, 64 * MIB);
 }
 
 #[test]
