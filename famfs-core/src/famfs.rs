@@ -339,6 +339,18 @@ impl Famfs {
         Ok(host::role_in(&self.sb, host::system_uuid()?))
     }
 
+    /// Succeeds on the master host; elsewhere says who the master is.
+    pub fn require_master(&self) -> Result<()> {
+        let host = host::system_uuid()?;
+        match host::role_in(&self.sb, host) {
+            Role::Master => Ok(()),
+            Role::Client => Err(Error::NotMaster {
+                host: host.to_string(),
+                master: self.sb.system_uuid.to_string(),
+            }),
+        }
+    }
+
     /// Looks up a path relative to the mount point.
     pub fn lookup(&self, relpath: &str) -> Result<&Node> {
         self.replay.namespace().lookup(relpath)
@@ -371,13 +383,7 @@ impl Famfs {
                 path: self.dev.path().to_path_buf(),
             });
         }
-        let host = host::system_uuid()?;
-        if host::role_in(&self.sb, host) != Role::Master {
-            return Err(Error::NotMaster {
-                host: host.to_string(),
-                master: self.sb.system_uuid.to_string(),
-            });
-        }
+        self.require_master()?;
         let file = self
             .dev
             .file()

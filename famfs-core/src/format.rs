@@ -704,12 +704,21 @@ impl LogEntry {
         Ok(())
     }
 
-    /// Decodes entry `index` after [`LogEntry::check_sealed`]. Errors past
-    /// that check are about content (type, path, fmap shape) of an intact
-    /// entry.
+    /// Decodes entry `index`: [`LogEntry::check_sealed`], then
+    /// [`LogEntry::decode_content`].
     pub fn decode(b: &[u8], index: u64) -> Result<LogEntry> {
-        use entry_off::*;
         Self::check_sealed(b, index)?;
+        Self::decode_content(b, index)
+    }
+
+    /// Decodes the content of entry `index`, whose seal the caller has
+    /// already checked (replay does, once per entry). Errors are about
+    /// content (type, path, fmap shape) of an intact entry.
+    pub fn decode_content(b: &[u8], index: u64) -> Result<LogEntry> {
+        use entry_off::*;
+        if b.len() < LOG_ENTRY_SIZE as usize {
+            return Err(bad_entry(index, format!("only {} bytes", b.len())));
+        }
         match get_u32(b, TYPE) {
             ENTRY_FILE => Ok(LogEntry::File(FileEntry {
                 size: get_u64(b, FILE_SIZE),

@@ -167,7 +167,7 @@ impl MountTable {
     pub fn find<'a, 'p>(&'a self, abs: &'p Path) -> Option<(&'a MountEntry, &'p Path)> {
         self.entries
             .iter()
-            .filter_map(|m| abs.strip_prefix(&m.mountpoint).ok().map(|rel| (m, rel)))
+            .filter_map(|m| crate::path::relative_to(abs, &m.mountpoint).map(|rel| (m, rel)))
             .max_by_key(|(m, _)| m.mountpoint.as_os_str().len())
     }
 

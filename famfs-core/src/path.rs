@@ -92,11 +92,6 @@ pub fn parent(relpath: &str) -> &str {
     relpath.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
-/// The last component of a relative path.
-pub fn basename(relpath: &str) -> &str {
-    relpath.rsplit_once('/').map_or(relpath, |(_, b)| b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,10 +139,8 @@ mod tests {
     }
 
     #[test]
-    fn parent_and_basename() {
+    fn parents() {
         assert_eq!(parent("a/b/c"), "a/b");
         assert_eq!(parent("a"), "");
-        assert_eq!(basename("a/b/c"), "c");
-        assert_eq!(basename("a"), "a");
     }
 }

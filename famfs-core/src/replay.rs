@@ -137,10 +137,6 @@ impl Replay {
         self.bitmaps.get(index as usize)?.as_ref()
     }
 
-    pub fn bitmap_mut(&mut self, index: u32) -> Option<&mut Bitmap> {
-        self.bitmaps.get_mut(index as usize)?.as_mut()
-    }
-
     /// Collisions over all devices.
     pub fn collisions(&self) -> u64 {
         self.bitmaps.iter().flatten().map(Bitmap::collisions).sum()
@@ -178,6 +174,12 @@ impl Replay {
         Ok(buf)
     }
 
+    /// Reads and decodes entry `index` as replay does (re-read once if it
+    /// is not sealed), for tools that list entries.
+    pub fn read_entry(&self, dev: &DaxDevice, index: u64) -> Result<LogEntry> {
+        LogEntry::decode_content(&self.read_sealed(dev, index)?, index)
+    }
+
     /// Applies every entry not applied yet; returns how many were applied.
     /// A bad header is an error; a bad entry stops replay there (see
     /// [`Replay::stopped`]) without failing the call.
@@ -195,7 +197,7 @@ impl Replay {
         }
         for index in start..header.next_index {
             match self.read_sealed(dev, index) {
-                Ok(buf) => match LogEntry::decode(&buf, index) {
+                Ok(buf) => match LogEntry::decode_content(&buf, index) {
                     Ok(entry) => self.apply(index, &entry),
                     Err(e) => {
                         // Intact but meaningless: skip it, keep the rest.

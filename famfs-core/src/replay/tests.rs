@@ -214,6 +214,9 @@ fn corrupt_entry_stops_replay_and_is_retried() {
     r.dev.write_at(at, &[byte[0] ^ 0xff]).unwrap();
     let mut rep = r.replay();
     assert_eq!(rep.applied(), 1);
+    assert_eq!(rep.read_entry(&r.dev, 0).unwrap(), dir("a"));
+    let e = rep.read_entry(&r.dev, 1).unwrap_err().to_string();
+    assert!(e.contains("log entry 1: crc mismatch"), "{e}");
     let stop = rep.stopped().unwrap();
     assert_eq!(stop.index, 1);
     assert!(stop.message.contains("crc mismatch"), "{}", stop.message);
