@@ -15,7 +15,7 @@ use famfs_core::dax::Access;
 use famfs_core::famfs::{Created, Famfs, FileIo};
 use famfs_core::mounts::MountEntry;
 use famfs_core::namespace::Meta;
-use famfs_core::{host::Role, path, Error};
+use famfs_core::{path, Error};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -228,15 +228,8 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
     }
     let t = target::resolve(dest)?;
     let mut fs = t.open(Access::ReadWrite)?;
-    if fs.role()? == Role::Client {
-        // Every file would fail the same way: say it once.
-        let host = famfs_core::host::system_uuid()?;
-        return Err(Error::NotMaster {
-            host: host.to_string(),
-            master: fs.superblock().system_uuid.to_string(),
-        }
-        .into());
-    }
+    // Every file would fail the same way on a client: say it once.
+    fs.require_master()?;
     let sources: Vec<Source> = srcs
         .iter()
         .map(|p| Source {
@@ -394,14 +387,17 @@ impl Copier<'_> {
                         src.display()
                     )));
                 }
-                self.copy_file(src, dst, action)?;
+                self.copy_file(src, dst)?;
                 self.say(con, src, &shown)
             }
             Action::CreateDir | Action::MergeDir => self.copy_dir(src, dst, action, ancestors, con),
         }
     }
 
-    fn copy_file(&mut self, src: &Path, dst: &str, action: Action) -> CliResult {
+    /// Copies `src` to `dst`: a new file is filled before it is logged; a
+    /// file already there with the same size is rewritten in place (the
+    /// library reports any other size as a mismatch).
+    fn copy_file(&mut self, src: &Path, dst: &str) -> CliResult {
         let io_err =
             |what: &str, e: io::Error| CliError::Msg(format!("{}: {what}: {e}", src.display()));
         let mut file = File::open(src).map_err(|e| io_err("cannot open", e))?;
@@ -409,46 +405,22 @@ impl Copier<'_> {
         if !m.is_file() {
             return Err(Refusal::Special.message(src, dst).into());
         }
-        let size = m.len();
         let meta = self.meta(m.mode(), self.file_mode);
         let progress = self.progress.clone();
         let fill = |io: &FileIo<'_>| copy_into(io, &mut file, src, progress.as_ref());
         let mount = self.mount;
-        let ino = match action {
-            Action::RewriteFile => None,
-            _ => match self
-                .fs
-                .create_file(dst, size, meta, fill)
-                .map_err(|e| target::in_mount(mount, e))?
-            {
-                Created::New(_) => return Ok(()),
-                // Created meanwhile by someone else with the same size.
-                Created::Existing(ino) => Some(ino),
-            },
-        };
-        let ino = match ino {
-            Some(i) => i,
-            None => {
-                self.fs
-                    .lookup(dst)
-                    .map_err(|e| target::in_mount(mount, e))?
-                    .ino
-            }
-        };
-        let io = self
+        let in_mount = |e| target::in_mount(mount, e);
+        match self
             .fs
-            .file_io(ino)
-            .map_err(|e| target::in_mount(mount, e))?;
-        if io.size() != size {
-            return Err(Refusal::SizeMismatch {
-                existing: io.size(),
-                requested: size,
+            .create_file(dst, m.len(), meta, fill)
+            .map_err(in_mount)?
+        {
+            Created::New(_) => Ok(()),
+            Created::Existing(ino) => {
+                let io = self.fs.file_io(ino).map_err(in_mount)?;
+                Ok(copy_into(&io, &mut file, src, self.progress.as_ref())?)
             }
-            .message(src, &target::shown(mount, dst))
-            .into());
         }
-        copy_into(&io, &mut file, src, self.progress.as_ref())?;
-        Ok(())
     }
 
     fn copy_dir(
@@ -496,7 +468,9 @@ impl Copier<'_> {
                     let child_dst = target::join(dst, n);
                     let act = match path::check_relpath(&child_dst) {
                         Err(e) => Err(Refusal::BadName(e.to_string())),
-                        Ok(()) => action_for(&child, existing(self.fs, &child_dst)),
+                        Ok(()) => {
+                            self::action(&source_kind(&child), existing(self.fs, &child_dst), true)
+                        }
                     };
                     match act {
                         Ok(a) => self.copy(&child, &child_dst, a, ancestors, con),
@@ -514,11 +488,6 @@ impl Copier<'_> {
         ancestors.pop();
         Ok(())
     }
-}
-
-/// [`action`] for an entry found while copying a directory recursively.
-fn action_for(child: &Path, dst: Existing) -> Result<Action, Refusal> {
-    action(&source_kind(child), dst, true)
 }
 
 /// Reads into `buf` until it is full or the source ends; returns the count.

@@ -3,7 +3,7 @@
 
 use famfs_core::famfs::Famfs;
 use famfs_core::fmap::Fmap;
-use famfs_core::format::{LogEntry, LogHeader, LOG_ENTRY_SIZE};
+use famfs_core::format::LogEntry;
 use famfs_core::replay::{Problem, Replay};
 use famfs_core::Result;
 
@@ -39,11 +39,7 @@ pub fn first_problem(replay: &Replay) -> Option<&Problem> {
 
 /// Reads and decodes log entry `index` of `fs`.
 pub fn read(fs: &Famfs, index: u64) -> Result<LogEntry> {
-    let at = fs.superblock().log_offset + LogHeader::entry_offset(index);
-    let mut buf = [0u8; LOG_ENTRY_SIZE as usize];
-    fs.device().invalidate(at, LOG_ENTRY_SIZE)?;
-    fs.device().read_at(at, &mut buf)?;
-    LogEntry::decode(&buf, index)
+    fs.replay().read_entry(fs.device(), index)
 }
 
 /// Number of extents (simple) or strips (interleaved) of an fmap, with the

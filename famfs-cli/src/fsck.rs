@@ -11,6 +11,7 @@ use crate::space::Space;
 use crate::{entries, size, target, FsckArgs};
 use famfs_core::dax::{Access, DaxDevice};
 use famfs_core::famfs::{read_superblock, Famfs};
+use famfs_core::format::Superblock;
 use famfs_core::host::{self, Role};
 use famfs_core::namespace::NodeKind;
 use std::collections::BTreeSet;
@@ -33,12 +34,12 @@ fn device_of(p: &Path) -> CliResult<PathBuf> {
     }
 }
 
-/// This host's role, read without creating a system uuid file.
-fn role_line(master: uuid::Uuid) -> String {
+/// This host's role, read without creating a system uuid file (fsck
+/// writes nothing).
+fn role_line(sb: &Superblock) -> String {
     let path = host::system_uuid_path();
     match host::read_system_uuid(&path) {
-        Ok(Some(me)) if me == master => format!("{} (system uuid {me})", Role::Master),
-        Ok(Some(me)) => format!("{} (system uuid {me})", Role::Client),
+        Ok(Some(me)) => format!("{} (system uuid {me})", host::role_in(sb, me)),
         Ok(None) => format!("{} (no system uuid in {})", Role::Client, path.display()),
         Err(e) => format!("unknown ({e})"),
     }
@@ -66,7 +67,7 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
     outln!(con, "device name: {}", sb.dev_name);
     outln!(con, "device size: {}", bytes(dev.size()));
     outln!(con, "alloc unit: {}", sb.alloc_unit);
-    outln!(con, "this host: {}", role_line(sb.system_uuid));
+    outln!(con, "this host: {}", role_line(&sb));
 
     let fs = Famfs::from_device(dev).map_err(|e| target::device_error(&device, e))?;
     let header = fs
