@@ -20,12 +20,12 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 pub use famfs_core::format::{
-    crc32, entry_off, log_off, sb_off, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET,
+    crc32, entry_off, log_off, sb_off, LogHeader, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET,
 };
 
 /// 1 MiB.
@@ -91,47 +91,14 @@ pub fn famfs_bin() -> &'static Path {
 // ---------------------------------------------------------------------------
 // Unique names and uuids
 
-/// A process-unique, run-unique 64-bit value (not cryptographic).
-pub fn unique() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut s = nanos ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9E37_79B9);
-    splitmix64(&mut s)
-}
-
-/// One step of splitmix64: a tiny deterministic generator.
-pub fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// A random version-4 uuid in its text form.
 pub fn random_uuid() -> String {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&unique().to_le_bytes());
-    b[8..].copy_from_slice(&unique().to_le_bytes());
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    format_uuid(&b)
+    Uuid::new_v4().to_string()
 }
 
 /// Formats 16 bytes as a uuid (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).
 pub fn format_uuid(b: &[u8]) -> String {
-    let h = hex(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    Uuid::from_slice(b).expect("16 bytes").to_string()
 }
 
 /// Lower-case hex of `bytes`.
@@ -146,7 +113,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A virtual mount point that does not exist in the kernel's namespace.
 pub fn virtual_mountpoint() -> String {
-    let top = format!("/famfs-test-{:016x}", unique());
+    let top = format!("/famfs-test-{}", Uuid::new_v4().simple());
     assert!(
         !Path::new(&top).exists(),
         "{top} exists; a virtual mount point must not"
@@ -432,7 +399,7 @@ impl Env {
     pub fn mkfs_region(&self, size: &str) -> PathBuf {
         let dev = self
             .dir()
-            .join(format!("region-{:08x}.img", unique() as u32));
+            .join(format!("region-{}.img", Uuid::new_v4().simple()));
         self.ok(&["mkfs", "--size", size, dev.to_str().unwrap()]);
         dev
     }
@@ -531,7 +498,7 @@ pub fn fix_superblock_crc(path: &Path) {
 
 /// Device offset of log entry `index` (default log at 2 MiB).
 pub fn entry_offset(index: u64) -> u64 {
-    LOG_OFFSET + LOG_HEADER_SIZE + index * LOG_ENTRY_SIZE
+    LOG_OFFSET + LogHeader::entry_offset(index)
 }
 
 /// The log header's `next_index` on the device at `path`.
