@@ -412,7 +412,7 @@ impl Famfs {
 
     /// Appends one entry (the caller holds the writer lock and has checked
     /// there is room) and applies it locally.
-    fn append(&mut self, entry: &LogEntry) -> Result<u64> {
+    fn append(&mut self, entry: LogEntry) -> Result<u64> {
         let mut h = self.log_header()?;
         if h.is_full() {
             return Err(Error::LogFull {
@@ -437,8 +437,8 @@ impl Famfs {
         self.dev
             .write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
         self.dev.write_back(base, LOG_HEADER_SIZE)?;
-        self.replay.apply(index, entry);
         tracing::debug!(index, path = entry.relpath(), "log entry appended");
+        self.replay.apply(index, entry);
         Ok(index)
     }
 
@@ -496,7 +496,7 @@ impl Famfs {
                 Some(pm) if p.len() < relpath.len() => pm,
                 _ => meta,
             };
-            self.append(&LogEntry::Mkdir(MkdirEntry {
+            self.append(LogEntry::Mkdir(MkdirEntry {
                 uid: m.uid,
                 gid: m.gid,
                 mode: m.mode,
@@ -570,11 +570,11 @@ impl Famfs {
             gid: meta.gid,
             mode: meta.mode,
             relpath: relpath.to_string(),
-            fmap: fmap.clone(),
+            fmap,
         });
         // The space is marked used only when the entry is applied, so a
         // failure here leaves it free.
-        filled.and_then(|()| self.append(&entry))?;
+        filled.and_then(|()| self.append(entry))?;
         Ok(Created::New(self.lookup(relpath)?.ino))
     }
 

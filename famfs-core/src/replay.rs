@@ -198,7 +198,7 @@ impl Replay {
         for index in start..header.next_index {
             match self.read_sealed(dev, index) {
                 Ok(buf) => match LogEntry::decode_content(&buf, index) {
-                    Ok(entry) => self.apply(index, &entry),
+                    Ok(entry) => self.apply(index, entry),
                     Err(e) => {
                         // Intact but meaningless: skip it, keep the rest.
                         self.applied = index + 1;
@@ -226,8 +226,9 @@ impl Replay {
         });
     }
 
-    /// Applies one decoded entry; `index` must be the next one.
-    pub fn apply(&mut self, index: u64, entry: &LogEntry) {
+    /// Applies one decoded entry; `index` must be the next one. The entry
+    /// is consumed: its fmap moves into the namespace without a copy.
+    pub fn apply(&mut self, index: u64, entry: LogEntry) {
         debug_assert_eq!(index, self.applied);
         self.applied = index + 1;
         match entry {
@@ -263,7 +264,7 @@ impl Replay {
                 self.stats.deletes += 1;
                 self.problem(index, "DELETE entry ignored (famfs has no delete)");
             }
-            LogEntry::AddDaxdev(d) => self.apply_daxdev(index, d),
+            LogEntry::AddDaxdev(d) => self.apply_daxdev(index, &d),
         }
     }
 
@@ -303,7 +304,7 @@ impl Replay {
         self.stats.daxdevs += 1;
     }
 
-    fn apply_file(&mut self, index: u64, f: &crate::format::FileEntry) {
+    fn apply_file(&mut self, index: u64, f: crate::format::FileEntry) {
         // Every FILE entry claims its memory, even one that loses its path
         // to an earlier entry: the space must never be handed out again.
         let mut collided = false;
@@ -341,7 +342,7 @@ impl Replay {
         let node = FileNode {
             size: f.size,
             flags: f.flags,
-            fmap: f.fmap.clone(),
+            fmap: f.fmap,
             error,
         };
         match self.ns.insert_file(&f.relpath, meta, index, node) {
