@@ -88,6 +88,38 @@ pub fn famfs_bin() -> &'static Path {
     })
 }
 
+/// The shim under test: `$FAMFS_PRELOAD`, else `target/<profile>/libfamfs.so`
+/// next to (an ancestor of) the running test executable. Panics with build
+/// instructions when missing.
+pub fn preload_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        if let Some(p) = std::env::var_os("FAMFS_PRELOAD").filter(|v| !v.is_empty()) {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "FAMFS_PRELOAD={} does not name a file; build it first: cargo build -p famfs-preload",
+                p.display()
+            );
+            return p;
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        exe.ancestors()
+            .skip(1)
+            .take(3)
+            .map(|d| d.join("libfamfs.so"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| {
+                panic!(
+                    "libfamfs.so was not found next to {} (nor in its parent \
+                     directories); build it first: cargo build -p famfs-preload \
+                     (or set FAMFS_PRELOAD)",
+                    exe.display()
+                )
+            })
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Unique names and uuids
 
@@ -339,6 +371,23 @@ impl Env {
             .current_dir(&self.cwd)
             .env("FAMFS_MOUNTS", &self.mounts)
             .env("FAMFS_SYSTEM_UUID_FILE", &self.uuid_file)
+            .env_remove("FAMFS_LOG")
+            .env_remove("FAMFS_FAULT_INJECT")
+            .env_remove("RUST_LOG");
+        with_umask_022(&mut cmd);
+        cmd
+    }
+
+    /// `PROGRAM ARGS` run under the shim (`LD_PRELOAD=libfamfs.so`) as a
+    /// process of this host: its mount table and uuid file, umask 022, the
+    /// host's working directory, stdin from /dev/null (see [`run`]).
+    pub fn shim<S: AsRef<OsStr>>(&self, program: impl AsRef<OsStr>, args: &[S]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(&self.cwd)
+            .env("FAMFS_MOUNTS", &self.mounts)
+            .env("FAMFS_SYSTEM_UUID_FILE", &self.uuid_file)
+            .env("LD_PRELOAD", preload_lib())
             .env_remove("FAMFS_LOG")
             .env_remove("FAMFS_FAULT_INJECT")
             .env_remove("RUST_LOG");

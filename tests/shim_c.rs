@@ -1,0 +1,1 @@
+//! The C program under the shim (being written).
