@@ -20,6 +20,7 @@ use crate::namespace::{Ino, Meta, Node};
 use crate::replay::Replay;
 use nix::fcntl::{Flock, FlockArg};
 use std::path::Path;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The reference mkfs refuses real devices smaller than this.
@@ -267,7 +268,7 @@ impl<'a> FileIo<'a> {
 
 /// An open famfs file system.
 pub struct Famfs {
-    dev: DaxDevice,
+    dev: Arc<DaxDevice>,
     sb: Superblock,
     replay: Replay,
 }
@@ -308,10 +309,20 @@ impl Famfs {
         let mut replay = Replay::new(&sb, size, ROOT_META);
         replay.read_header(&dev)?;
         replay.catch_up(&dev)?;
-        Ok(Famfs { dev, sb, replay })
+        Ok(Famfs {
+            dev: Arc::new(dev),
+            sb,
+            replay,
+        })
     }
 
     pub fn device(&self) -> &DaxDevice {
+        &self.dev
+    }
+
+    /// The device mapping, shared with open files that outlive a borrow of
+    /// `self` (the shim's file handles).
+    pub fn device_arc(&self) -> &Arc<DaxDevice> {
         &self.dev
     }
 

@@ -19,10 +19,12 @@ pub mod flush;
 pub mod fmap;
 pub mod format;
 pub mod host;
+pub mod memerr;
 pub mod mounts;
 pub mod namespace;
 pub mod path;
 pub mod random;
 pub mod replay;
+pub mod vfs;
 
 pub use error::{Error, Result};

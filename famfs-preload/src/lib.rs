@@ -1,6 +1,12 @@
-//! `libfamfs.so`: the `LD_PRELOAD` interposition layer that will serve famfs
-//! paths to unmodified programs straight from mapped dax memory.
-//!
-//! The foundation issue only lays the crate out so the workspace builds the
-//! shared object; the hooks themselves arrive with the shim issue and stay
-//! thin over `famfs-core`, which owns every file system decision.
+//! `libfamfs.so`: run any program with `LD_PRELOAD=libfamfs.so` and every
+//! path under a famfs mount point of this host works for it, served from
+//! the mapped dax memory in the process, with no kernel module, FUSE or
+//! root. This crate is only the interposition layer: each hook in
+//! [`hooks`] decides whether its path or descriptor is famfs and calls
+//! famfs-core's [`famfs_core::vfs::Vfs`], which owns every file system
+//! decision; anything else goes to libc untouched. [`shim`] holds the
+//! re-entrancy guard and the panic and errno discipline all hooks share.
+//! `FAMFS_LOG=debug` traces the famfs calls to stderr.
+
+pub mod hooks;
+pub mod shim;

@@ -1,0 +1,340 @@
+//! Memory errors: copies that survive a SIGBUS, and the per-device error
+//! state they leave behind.
+//!
+//! On real devdax memory a poisoned cache line raises SIGBUS (`BUS_MCEERR_AR`)
+//! on the load that consumes it; on a simulated region, a page past the end of
+//! a truncated backing file raises SIGBUS (`BUS_ADRERR`). The kernel's own
+//! `copy_mc_to_user` survives both by an exception-table fixup. We do the same
+//! in user space: [`copy`] is one `rep movsb` whose faulting instruction the
+//! SIGBUS handler recognises by its address; the handler moves the saved
+//! instruction pointer to a recovery label, which returns how many bytes were
+//! *not* copied and the signal's code. Any SIGBUS that is not ours goes to the
+//! handler the application installed (the shim routes the application's
+//! `sigaction(SIGBUS, ..)` to [`set_app_action`]), or kills the process as the
+//! default action would.
+//!
+//! No lock, allocation or system call happens on the copy path: the handler
+//! is installed once ([`install`]), and a copy costs one `rep movsb`.
+
+use nix::errno::Errno;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+/// How a failed copy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyFault {
+    /// Bytes copied before the fault.
+    pub copied: usize,
+    /// EHWPOISON for a hardware memory error, EIO for any other bus error.
+    pub errno: Errno,
+}
+
+/// The error state of one device, shared by everything that reads it.
+///
+/// Once a copy from or to a device faults, every later access to a file with
+/// extents on that device fails with the same errno, as the kernel marks a
+/// dax device after a memory error.
+#[derive(Debug, Default)]
+pub struct DeviceHealth {
+    errno: AtomicI32,
+}
+
+impl DeviceHealth {
+    /// `Ok` while the device has not failed; its errno once it has.
+    #[inline]
+    pub fn check(&self) -> Result<(), Errno> {
+        match self.errno.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            e => Err(Errno::from_raw(e)),
+        }
+    }
+
+    /// Records a failure (the first one wins).
+    pub fn mark(&self, errno: Errno) {
+        let _ = self
+            .errno
+            .compare_exchange(0, errno as i32, Ordering::Relaxed, Ordering::Relaxed);
+        tracing::warn!(%errno, "dax device marked in error");
+    }
+
+    /// The errno of a device in error, if it is.
+    pub fn error(&self) -> Option<Errno> {
+        self.check().err()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod arch {
+    use super::{CopyFault, Errno};
+
+    /// What `famfs_copy_mc` returns in RAX:RDX.
+    #[repr(C)]
+    struct Ret {
+        left: usize,
+        code: usize,
+    }
+
+    // `famfs_copy_mc(dst, src, len)`: RDI = dst, RSI = src, RDX = len. On
+    // success returns {0, 0}. If the copy faults, the SIGBUS handler resumes at
+    // `famfs_copy_mc_fixup` with RCX = bytes left (rep movsb counts RCX down
+    // as it goes, so it still includes the byte that faulted) and RDX = the
+    // signal's si_code, placed there by the handler.
+    std::arch::global_asm!(
+        ".pushsection .text.famfs_copy_mc,\"ax\",@progbits",
+        ".globl famfs_copy_mc_begin",
+        ".hidden famfs_copy_mc_begin",
+        ".globl famfs_copy_mc_insn",
+        ".hidden famfs_copy_mc_insn",
+        ".globl famfs_copy_mc_fixup",
+        ".hidden famfs_copy_mc_fixup",
+        ".globl famfs_copy_mc",
+        ".hidden famfs_copy_mc",
+        ".p2align 4",
+        "famfs_copy_mc:",
+        "famfs_copy_mc_begin:",
+        "    mov rcx, rdx",
+        "famfs_copy_mc_insn:",
+        "    rep movsb",
+        "    xor eax, eax",
+        "    xor edx, edx",
+        "    ret",
+        "famfs_copy_mc_fixup:",
+        "    mov rax, rcx",
+        "    ret",
+        ".popsection",
+    );
+
+    extern "C" {
+        fn famfs_copy_mc(dst: *mut u8, src: *const u8, len: usize) -> Ret;
+        static famfs_copy_mc_insn: u8;
+        static famfs_copy_mc_fixup: u8;
+    }
+
+    /// Copies `len` bytes; see [`super::copy`].
+    ///
+    /// # Safety
+    /// As [`super::copy`].
+    #[inline]
+    pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), CopyFault> {
+        // SAFETY: the caller guarantees both ranges are valid (a SIGBUS on
+        // the source or destination is recovered by the handler).
+        let r = unsafe { famfs_copy_mc(dst, src, len) };
+        if r.left == 0 && r.code == 0 {
+            return Ok(());
+        }
+        let errno = if r.code as i32 == libc::BUS_MCEERR_AR || r.code as i32 == libc::BUS_MCEERR_AO
+        {
+            Errno::EHWPOISON
+        } else {
+            Errno::EIO
+        };
+        Err(CopyFault {
+            copied: len - r.left,
+            errno,
+        })
+    }
+
+    /// If the fault happened in our copy, redirects `ctx` to the fixup and
+    /// returns true.
+    ///
+    /// # Safety
+    /// `ctx` must be the `ucontext_t` the kernel passed to a SIGBUS handler.
+    pub unsafe fn recover(info: *const libc::siginfo_t, ctx: *mut libc::c_void) -> bool {
+        // SAFETY: per the contract, ctx is a valid ucontext_t for this signal.
+        let uc = unsafe { &mut *ctx.cast::<libc::ucontext_t>() };
+        let rip = uc.uc_mcontext.gregs[libc::REG_RIP as usize] as usize;
+        let insn = std::ptr::addr_of!(famfs_copy_mc_insn) as usize;
+        if rip != insn {
+            return false;
+        }
+        // SAFETY: `info` is the kernel's siginfo for this signal.
+        let code = unsafe { (*info).si_code } as i64;
+        uc.uc_mcontext.gregs[libc::REG_RDX as usize] = code;
+        uc.uc_mcontext.gregs[libc::REG_RIP as usize] =
+            std::ptr::addr_of!(famfs_copy_mc_fixup) as i64;
+        true
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod arch {
+    use super::CopyFault;
+
+    /// Without a fixup for this architecture a fault is fatal, as it would
+    /// be for any load from the mapping.
+    pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), CopyFault> {
+        // SAFETY: the caller guarantees both ranges are valid.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+        Ok(())
+    }
+
+    pub unsafe fn recover(_: *const libc::siginfo_t, _: *mut libc::c_void) -> bool {
+        false
+    }
+}
+
+/// Copies `len` bytes from `src` to `dst`, surviving a bus error on either
+/// side once [`install`] has run.
+///
+/// # Safety
+/// `src` must be valid for reads and `dst` for writes of `len` bytes (a
+/// mapping whose pages may raise SIGBUS counts as valid), and they must not
+/// overlap.
+#[inline]
+pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), CopyFault> {
+    // SAFETY: forwarded contract.
+    unsafe { arch::copy(dst, src, len) }
+}
+
+/// 0 = not installed, 1 = installing, 2 = installed.
+static INSTALLED: AtomicU8 = AtomicU8::new(0);
+
+/// The application's SIGBUS disposition, which we chain to.
+static APP_ACTION: Mutex<Option<libc::sigaction>> = Mutex::new(None);
+/// A lock-free copy of the application's handler for the signal handler
+/// (which cannot take the mutex): `sa_sigaction`, flags.
+static APP_HANDLER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static APP_FLAGS: AtomicI32 = AtomicI32::new(0);
+
+/// Resets SIGBUS to its default action with the raw `rt_sigaction` system
+/// call, bypassing libc's (and so the shim's) `sigaction`.
+fn reset_sigbus_default() {
+    // The kernel's sigaction is {handler, flags, restorer, mask}: all zero
+    // is SIG_DFL with no flags and an empty mask.
+    let dfl = [0u64; 4];
+    // SAFETY: `dfl` is a valid kernel sigaction; rt_sigaction is
+    // async-signal-safe.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGBUS,
+            dfl.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8,
+        )
+    };
+}
+
+extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo and ucontext to an
+    // SA_SIGINFO handler.
+    if unsafe { arch::recover(info, ctx) } {
+        return;
+    }
+    let handler = APP_HANDLER.load(Ordering::Acquire);
+    let flags = APP_FLAGS.load(Ordering::Acquire);
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        // Fall back to the default action: restore it and return, so the
+        // faulting instruction runs again and the kernel kills the process
+        // (a synchronous SIGBUS cannot be ignored).
+        reset_sigbus_default();
+        return;
+    }
+    if flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the application registered this as an SA_SIGINFO handler.
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(handler) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: the application registered this as a plain handler.
+        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
+        f(sig);
+    }
+}
+
+fn publish(act: &libc::sigaction) {
+    APP_FLAGS.store(act.sa_flags, Ordering::Release);
+    APP_HANDLER.store(act.sa_sigaction, Ordering::Release);
+}
+
+/// Installs the SIGBUS handler (once per process), remembering the
+/// disposition the application had. Returns an error only if the kernel
+/// refuses the handler.
+pub fn install() -> Result<(), Errno> {
+    if INSTALLED.load(Ordering::Acquire) == 2 {
+        return Ok(());
+    }
+    let mut app = APP_ACTION.lock().unwrap_or_else(|e| e.into_inner());
+    if INSTALLED.load(Ordering::Acquire) == 2 {
+        return Ok(());
+    }
+    INSTALLED.store(1, Ordering::Release);
+    // SAFETY: zeroed sigaction is a valid value to fill in.
+    let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
+    ours.sa_sigaction = on_sigbus as *const () as usize;
+    ours.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+    // SAFETY: zeroed sigaction is valid output space.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid sigaction structs.
+    // (Inside the shim this reaches libc's sigaction: calls made from a hook
+    // pass straight through.)
+    if unsafe { libc::sigaction(libc::SIGBUS, &ours, &mut old) } != 0 {
+        INSTALLED.store(0, Ordering::Release);
+        return Err(Errno::last());
+    }
+    publish(&old);
+    *app = Some(old);
+    INSTALLED.store(2, Ordering::Release);
+    Ok(())
+}
+
+/// Whether our handler owns SIGBUS, so the application's `sigaction(SIGBUS)`
+/// must go to [`set_app_action`] instead of the kernel.
+pub fn installed() -> bool {
+    INSTALLED.load(Ordering::Acquire) != 0
+}
+
+/// The application's `sigaction(SIGBUS, act, old)` while our handler is
+/// installed: records `act` as the handler to chain to and returns the
+/// previous one in `old`, as the kernel would.
+pub fn set_app_action(act: Option<&libc::sigaction>, old: Option<&mut libc::sigaction>) {
+    let mut app = APP_ACTION.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(o) = old {
+        // SAFETY: zeroed sigaction is SIG_DFL, the disposition if none was set.
+        *o = app.unwrap_or_else(|| unsafe { std::mem::zeroed() });
+    }
+    if let Some(a) = act {
+        *app = Some(*a);
+        publish(a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn copy_copies() {
+        install().unwrap();
+        let src: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let mut dst = vec![0u8; src.len()];
+        // SAFETY: both buffers are valid for src.len() bytes.
+        unsafe { copy(dst.as_mut_ptr(), src.as_ptr(), src.len()) }.unwrap();
+        assert_eq!(dst, src);
+    }
+
+    #[test]
+    fn sigbus_on_truncated_file_becomes_eio() {
+        install().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![7u8; 3 * 4096]).unwrap();
+        let map = memmap2::MmapOptions::new()
+            .len(3 * 4096)
+            .map_raw_read_only(&f)
+            .unwrap();
+        f.set_len(4096).unwrap();
+        let mut dst = vec![0u8; 3 * 4096];
+        // SAFETY: dst is valid; the source is a live mapping whose tail pages
+        // now raise SIGBUS, which the handler recovers.
+        let err = unsafe { copy(dst.as_mut_ptr(), map.as_ptr(), 3 * 4096) }.unwrap_err();
+        assert_eq!(err.errno, Errno::EIO);
+        assert_eq!(err.copied, 4096);
+        assert!(dst[..4096].iter().all(|&b| b == 7));
+        let h = DeviceHealth::default();
+        assert!(h.check().is_ok());
+        h.mark(err.errno);
+        h.mark(Errno::EHWPOISON);
+        assert_eq!(h.check(), Err(Errno::EIO));
+    }
+}

@@ -1,0 +1,392 @@
+//! Open files: the bytes of one famfs file in a mapped device, and the open
+//! file description (offset and status flags) that file descriptors share.
+
+use super::mount::{DirEntry, Mount};
+use super::SysResult;
+use crate::dax::DaxDevice;
+use crate::fmap::{Fmap, Piece};
+use crate::memerr::{self, DeviceHealth};
+use crate::namespace::Ino;
+use nix::errno::Errno;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One file's bytes: its fmap over a mapped device. Reads and writes copy
+/// straight between the mapping and the caller's buffer, bounded by the file
+/// size, with no lock, allocation or system call.
+pub struct FileData {
+    dev: Arc<DaxDevice>,
+    base: *mut u8,
+    fmap: Fmap,
+    size: u64,
+    health: Arc<DeviceHealth>,
+}
+
+// SAFETY: `base` points into the mapping `dev` owns, which lives as long as
+// this struct and is itself Send + Sync; all access through it is by copies
+// that tolerate concurrent writers (see DaxDevice).
+unsafe impl Send for FileData {}
+// SAFETY: as above.
+unsafe impl Sync for FileData {}
+
+impl FileData {
+    /// A file of `size` bytes at `fmap` on `dev`. The fmap must have been
+    /// validated against the device (replay does).
+    pub fn new(dev: Arc<DaxDevice>, fmap: Fmap, size: u64, health: Arc<DeviceHealth>) -> Self {
+        // SAFETY: the pointer is only used within the device bounds, which
+        // `check_piece` enforces for every piece before use.
+        let base = unsafe { dev.as_ptr() };
+        FileData {
+            dev,
+            base,
+            fmap,
+            size,
+            health,
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn fmap(&self) -> &Fmap {
+        &self.fmap
+    }
+
+    pub fn device(&self) -> &Arc<DaxDevice> {
+        &self.dev
+    }
+
+    /// Fails if the device is in error.
+    pub fn check_health(&self) -> SysResult<()> {
+        self.health.check()
+    }
+
+    /// The device pointer for a piece, bounds-checked; extents on devices
+    /// other than 0 are not reachable yet (EIO).
+    fn piece_ptr(&self, p: &Piece) -> SysResult<*mut u8> {
+        if p.devindex != 0
+            || p.offset
+                .checked_add(p.len)
+                .map_or(true, |e| e > self.dev.size())
+        {
+            return Err(Errno::EIO);
+        }
+        // SAFETY: in bounds of the mapping, checked above.
+        Ok(unsafe { self.base.add(p.offset as usize) })
+    }
+
+    fn fault(&self, f: memerr::CopyFault) -> Errno {
+        self.health.mark(f.errno);
+        f.errno
+    }
+
+    /// Copies up to `buf.len()` bytes at `off` into `buf`: 0 at or past EOF.
+    pub fn read(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
+        self.health.check()?;
+        let mut done = 0usize;
+        for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
+            let src = self.piece_ptr(&p)?;
+            let n = p.len as usize;
+            // SAFETY: `src..src+n` is inside the mapping; `buf[done..done+n]`
+            // is inside `buf` (pieces never cover more than asked for).
+            unsafe { memerr::copy(buf.as_mut_ptr().add(done), src, n) }
+                .map_err(|f| self.fault(f))?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Writes `data` at `off` in place. Never extends the file: a write that
+    /// crosses EOF writes what fits; one at or past EOF fails with EFBIG.
+    /// The device must be mapped read-write.
+    pub fn write(&self, off: u64, data: &[u8]) -> SysResult<usize> {
+        self.health.check()?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        if off >= self.size {
+            return Err(Errno::EFBIG);
+        }
+        if self.dev.access() != crate::dax::Access::ReadWrite {
+            return Err(Errno::EBADF);
+        }
+        let mut done = 0usize;
+        for p in self.fmap.pieces(self.size, off, data.len() as u64) {
+            let dst = self.piece_ptr(&p)?;
+            let n = p.len as usize;
+            // SAFETY: `dst..dst+n` is inside a writable mapping; the source
+            // is inside `data`.
+            unsafe { memerr::copy(dst, data.as_ptr().add(done), n) }.map_err(|f| self.fault(f))?;
+            let _ = self.dev.write_back(p.offset, p.len);
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// The device ranges backing `[off, off + len)` of the file, for mmap.
+    pub fn pieces(&self, off: u64, len: u64) -> impl Iterator<Item = Piece> + '_ {
+        self.fmap.pieces(self.fmap.allocated_bytes(), off, len)
+    }
+}
+
+/// What an open file description refers to.
+pub enum OpenKind {
+    File(FileData),
+    /// A directory; its listing is taken on the first read and again after
+    /// a rewind, as a kernel directory stream would see new entries.
+    Dir(Mutex<Option<Arc<Vec<DirEntry>>>>),
+}
+
+/// The part of an open file description that dup'd and forked descriptors
+/// share: it lives in process memory until a fork or exec needs it in
+/// shared memory (see `inherit`).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct OfdState {
+    pub offset: AtomicU64,
+    /// O_APPEND, O_NONBLOCK and the other status flags F_SETFL may change.
+    pub status: AtomicU32,
+}
+
+/// An open famfs file or directory.
+pub struct OpenFile {
+    pub mount: Arc<Mount>,
+    pub ino: Ino,
+    /// Path relative to the mount point.
+    pub rel: String,
+    pub kind: OpenKind,
+    /// O_RDONLY, O_WRONLY or O_RDWR (or O_PATH).
+    pub accmode: i32,
+    state: AtomicPtr<OfdState>,
+    /// Owns the state until it moves to a shared page.
+    _local: Box<OfdState>,
+    /// The shared page the state moved to, once it has.
+    pub(super) durable: Mutex<Option<super::inherit::StatePage>>,
+}
+
+impl OpenFile {
+    pub fn new(mount: Arc<Mount>, ino: Ino, rel: String, kind: OpenKind, flags: i32) -> Self {
+        let local = Box::new(OfdState::default());
+        local.status.store(
+            (flags & !(libc::O_ACCMODE | libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL)) as u32,
+            Ordering::Relaxed,
+        );
+        let ptr = &*local as *const OfdState as *mut OfdState;
+        OpenFile {
+            mount,
+            ino,
+            rel,
+            kind,
+            accmode: flags & (libc::O_ACCMODE | libc::O_PATH),
+            state: AtomicPtr::new(ptr),
+            _local: local,
+            durable: Mutex::new(None),
+        }
+    }
+
+    /// The shared offset and flags.
+    #[inline]
+    pub fn state(&self) -> &OfdState {
+        // SAFETY: the pointer is either `self.local` or the state inside
+        // `self.durable`'s page, both living as long as `self` (a page is
+        // never unmapped while the OpenFile lives).
+        unsafe { &*self.state.load(Ordering::Acquire) }
+    }
+
+    /// Moves the shared state to `to` (a page that outlives `self`).
+    pub(super) fn move_state(&self, to: *mut OfdState) {
+        // SAFETY: `to` is a valid, initialised OfdState for self's lifetime.
+        let to_ref = unsafe { &*to };
+        let cur = self.state();
+        to_ref
+            .offset
+            .store(cur.offset.load(Ordering::Acquire), Ordering::Release);
+        to_ref
+            .status
+            .store(cur.status.load(Ordering::Acquire), Ordering::Release);
+        self.state.store(to, Ordering::Release);
+    }
+
+    /// Points the state at `to` without copying (an inherited page).
+    pub(super) fn set_state_ptr(&self, to: *mut OfdState) {
+        self.state.store(to, Ordering::Release);
+    }
+
+    pub fn file(&self) -> Option<&FileData> {
+        match &self.kind {
+            OpenKind::File(f) => Some(f),
+            OpenKind::Dir(_) => None,
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, OpenKind::Dir(_))
+    }
+
+    pub fn readable(&self) -> bool {
+        self.accmode & libc::O_PATH == 0
+            && matches!(
+                self.accmode & libc::O_ACCMODE,
+                libc::O_RDONLY | libc::O_RDWR
+            )
+    }
+
+    pub fn writable(&self) -> bool {
+        self.accmode & libc::O_PATH == 0
+            && matches!(
+                self.accmode & libc::O_ACCMODE,
+                libc::O_WRONLY | libc::O_RDWR
+            )
+    }
+
+    /// The absolute path, for fchdir and messages.
+    pub fn abs_path(&self) -> String {
+        if self.rel.is_empty() {
+            self.mount.mountpoint.clone()
+        } else {
+            format!("{}/{}", self.mount.mountpoint, self.rel)
+        }
+    }
+
+    /// The directory listing (taken now if not yet).
+    pub fn listing(&self) -> SysResult<Arc<Vec<DirEntry>>> {
+        let OpenKind::Dir(l) = &self.kind else {
+            return Err(Errno::ENOTDIR);
+        };
+        let mut g = l.lock();
+        if let Some(v) = g.as_ref() {
+            return Ok(v.clone());
+        }
+        let _ = self.mount.refresh();
+        let v = Arc::new(self.mount.list(self.ino)?);
+        *g = Some(v.clone());
+        Ok(v)
+    }
+
+    /// Forgets the listing so the next read takes a new one (rewinddir).
+    pub fn drop_listing(&self) {
+        if let OpenKind::Dir(l) = &self.kind {
+            *l.lock() = None;
+        }
+    }
+
+    /// `read`: at the shared offset, which advances by what was read. The
+    /// range is reserved before the copy, so concurrent readers of one
+    /// description never read the same bytes, as with the kernel's f_pos lock.
+    pub fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        let f = self.readable_file()?;
+        let st = self.state();
+        let mut off = st.offset.load(Ordering::Acquire);
+        let n = loop {
+            let n = (buf.len() as u64).min(f.size().saturating_sub(off));
+            match st
+                .offset
+                .compare_exchange_weak(off, off + n, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break n as usize,
+                Err(cur) => off = cur,
+            }
+        };
+        match f.read(off, &mut buf[..n]) {
+            Ok(got) => Ok(got),
+            Err(e) => {
+                let _ = st.offset.compare_exchange(
+                    off + n as u64,
+                    off,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+                Err(e)
+            }
+        }
+    }
+
+    pub fn pread(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
+        self.readable_file()?.read(off, buf)
+    }
+
+    /// `write` at the shared offset; O_APPEND would extend the file, so it
+    /// fails with EFBIG.
+    pub fn write(&self, data: &[u8]) -> SysResult<usize> {
+        let f = self.writable_file()?;
+        let st = self.state();
+        if st.status.load(Ordering::Relaxed) & libc::O_APPEND as u32 != 0 && !data.is_empty() {
+            return Err(Errno::EFBIG);
+        }
+        let mut off = st.offset.load(Ordering::Acquire);
+        let n = loop {
+            if off >= f.size() && !data.is_empty() {
+                return Err(Errno::EFBIG);
+            }
+            let n = (data.len() as u64).min(f.size().saturating_sub(off));
+            match st
+                .offset
+                .compare_exchange_weak(off, off + n, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break n as usize,
+                Err(cur) => off = cur,
+            }
+        };
+        f.write(off, &data[..n])
+    }
+
+    pub fn pwrite(&self, off: u64, data: &[u8]) -> SysResult<usize> {
+        let f = self.writable_file()?;
+        if self.state().status.load(Ordering::Relaxed) & libc::O_APPEND as u32 != 0
+            && !data.is_empty()
+        {
+            return Err(Errno::EFBIG);
+        }
+        f.write(off, data)
+    }
+
+    fn readable_file(&self) -> SysResult<&FileData> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        self.file().ok_or(Errno::EISDIR)
+    }
+
+    fn writable_file(&self) -> SysResult<&FileData> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        self.file().ok_or(Errno::EISDIR)
+    }
+
+    /// `lseek`, with SEEK_DATA and SEEK_HOLE (a famfs file has no holes).
+    pub fn lseek(&self, off: i64, whence: i32) -> SysResult<u64> {
+        let st = self.state();
+        if self.accmode & libc::O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        let size = self.file().map_or(0, |f| f.size()) as i64;
+        let cur = st.offset.load(Ordering::Acquire) as i64;
+        let new = match whence {
+            libc::SEEK_SET => Some(off),
+            libc::SEEK_CUR => cur.checked_add(off),
+            libc::SEEK_END => size.checked_add(off),
+            libc::SEEK_DATA if self.file().is_some() => {
+                if off < 0 || off >= size {
+                    return Err(Errno::ENXIO);
+                }
+                Some(off)
+            }
+            libc::SEEK_HOLE if self.file().is_some() => {
+                if off < 0 || off >= size {
+                    return Err(Errno::ENXIO);
+                }
+                Some(size)
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = new.filter(|&n| n >= 0).ok_or(Errno::EINVAL)?;
+        if self.is_dir() && new == 0 {
+            self.drop_listing();
+        }
+        st.offset.store(new as u64, Ordering::Release);
+        Ok(new as u64)
+    }
+}

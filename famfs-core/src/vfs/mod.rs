@@ -1,0 +1,392 @@
+//! The POSIX view of famfs that the `LD_PRELOAD` shim serves: every mounted
+//! file system of this host, path resolution, open files and their
+//! descriptors, and the semantics of each call (which errno, which bytes).
+//!
+//! The shim only translates C calls into these methods and back; every
+//! decision lives here. Methods return `Err(errno)` where the C call must
+//! return -1 with that errno.
+//!
+//! Calls this module makes to libc (`fcntl`, `open`, `mmap`, ...) reach the
+//! shim's hooks again; the shim passes calls made while it is already
+//! inside a hook straight to libc, so they are served by the kernel.
+
+mod fdtable;
+mod file;
+mod inherit;
+mod mapping;
+mod mount;
+mod resolve;
+pub mod stat;
+
+pub use fdtable::FdTable;
+pub use file::{FileData, OfdState, OpenFile, OpenKind};
+pub use mapping::Mappings;
+pub use mount::{DirEntry, InfoKind, Mount, NodeInfo};
+pub use resolve::{FamfsPath, Target};
+
+use crate::mounts::MountTable;
+use crate::namespace::Meta;
+use nix::errno::Errno;
+use parking_lot::RwLock;
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+/// The result of a call that fails with an errno.
+pub type SysResult<T> = std::result::Result<T, Errno>;
+
+/// Every famfs mount of this host, as one process sees them.
+pub struct Vfs {
+    pub(crate) mounts: Vec<Arc<Mount>>,
+    pub fds: FdTable,
+    /// The working directory when it is inside famfs (the kernel's stays
+    /// where it was).
+    cwd: RwLock<Option<String>>,
+    /// The kernel's working directory, cached; None = ask again.
+    kernel_cwd: RwLock<Option<String>>,
+    /// The O_PATH descriptor every placeholder is a dup of (-1 until the
+    /// first famfs open).
+    template: AtomicI32,
+    /// famfs file mappings in this process.
+    pub mappings: Mappings,
+}
+
+impl std::fmt::Debug for Vfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vfs")
+            .field("mounts", &self.mounts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vfs {
+    /// The mounts in the host's mount table (`FAMFS_MOUNTS`). A missing or
+    /// unreadable table means no mounts: every call goes to the kernel.
+    pub fn from_env() -> Vfs {
+        let entries = match MountTable::load() {
+            Ok(t) => t.entries,
+            Err(e) => {
+                tracing::debug!(error = %e, "no famfs mount table; the shim passes everything through");
+                Vec::new()
+            }
+        };
+        let vfs = Vfs::with_mounts(
+            entries
+                .into_iter()
+                .map(|e| Arc::new(Mount::new(e)))
+                .collect(),
+        );
+        if !vfs.mounts.is_empty() {
+            vfs.adopt_cwd();
+            vfs.adopt_inherited();
+        }
+        vfs
+    }
+
+    pub fn with_mounts(mounts: Vec<Arc<Mount>>) -> Vfs {
+        Vfs {
+            mounts,
+            fds: FdTable::default(),
+            cwd: RwLock::new(None),
+            kernel_cwd: RwLock::new(None),
+            template: AtomicI32::new(-1),
+            mappings: Mappings::default(),
+        }
+    }
+
+    /// Whether any famfs is mounted (if not, the shim does nothing).
+    pub fn is_active(&self) -> bool {
+        !self.mounts.is_empty()
+    }
+
+    pub fn mounts(&self) -> &[Arc<Mount>] {
+        &self.mounts
+    }
+
+    /// A shell that did `cd` into famfs exported PWD before exec'ing us;
+    /// the kernel could not follow it there, so take PWD as the working
+    /// directory.
+    fn adopt_cwd(&self) {
+        let Some(pwd) = std::env::var_os("PWD") else {
+            return;
+        };
+        let pwd = Path::new(&pwd);
+        if !pwd.is_absolute() {
+            return;
+        }
+        let abs = crate::path::normalize(pwd, Path::new("/"));
+        if let Some((m, rel)) = self.mount_of(&abs) {
+            if m.lookup(&rel).is_ok_and(|n| n.is_dir()) {
+                *self.cwd.write() = Some(abs.to_string_lossy().into_owned());
+            }
+        }
+    }
+
+    /// The working directory if it is inside famfs.
+    pub fn famfs_cwd(&self) -> Option<String> {
+        self.cwd.read().clone()
+    }
+
+    /// The kernel's working directory (cached until the next chdir).
+    pub fn kernel_cwd(&self) -> Option<String> {
+        if let Some(c) = self.kernel_cwd.read().clone() {
+            return Some(c);
+        }
+        let c = std::env::current_dir().ok()?.to_string_lossy().into_owned();
+        *self.kernel_cwd.write() = Some(c.clone());
+        Some(c)
+    }
+
+    /// The kernel's working directory changed (chdir to a kernel path).
+    pub fn left_famfs_cwd(&self) {
+        *self.cwd.write() = None;
+        *self.kernel_cwd.write() = None;
+    }
+
+    /// `chdir` into a famfs directory.
+    pub fn chdir(&self, fp: &FamfsPath) -> SysResult<()> {
+        let node = fp.mount.lookup(&fp.rel)?;
+        if !node.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        stat::permits(&node.meta, true, &stat::Cred::effective(), libc::X_OK)?;
+        *self.cwd.write() = Some(fp.abs());
+        Ok(())
+    }
+
+    /// `fchdir` to a famfs descriptor.
+    pub fn fchdir(&self, of: &OpenFile) -> SysResult<()> {
+        if !of.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        *self.cwd.write() = Some(of.abs_path());
+        Ok(())
+    }
+
+    /// A new placeholder descriptor (close-on-exec if asked).
+    fn placeholder(&self, cloexec: bool) -> SysResult<i32> {
+        let mut t = self.template.load(Ordering::Acquire);
+        if t < 0 {
+            let mfd = inherit::memfd(b"famfs-placeholder\0")?;
+            let link = std::ffi::CString::new(format!("/proc/self/fd/{mfd}")).expect("no NUL");
+            // SAFETY: valid C string.
+            let p = unsafe { libc::open(link.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            t = if p >= 0 {
+                // SAFETY: our memfd, no longer needed.
+                unsafe { libc::close(mfd) };
+                p
+            } else {
+                mfd
+            };
+            if let Err(other) =
+                self.template
+                    .compare_exchange(-1, t, Ordering::AcqRel, Ordering::Acquire)
+            {
+                // SAFETY: ours, lost the race.
+                unsafe { libc::close(t) };
+                t = other;
+            }
+        }
+        let cmd = if cloexec {
+            libc::F_DUPFD_CLOEXEC
+        } else {
+            libc::F_DUPFD
+        };
+        // SAFETY: plain fcntl on our template descriptor.
+        let fd = unsafe { libc::fcntl(t, cmd, 0) };
+        if fd < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(fd)
+        }
+    }
+
+    /// Whether `fd` is the shim's own template descriptor (which must stay
+    /// open: the shim refuses to close it for the application).
+    pub fn is_template(&self, fd: i32) -> bool {
+        fd >= 0 && self.template.load(Ordering::Acquire) == fd
+    }
+
+    /// Builds the open file for `info` at `rel` (no permission checks).
+    fn open_file(
+        &self,
+        mount: Arc<Mount>,
+        rel: String,
+        info: NodeInfo,
+        flags: i32,
+    ) -> SysResult<OpenFile> {
+        let acc = flags & libc::O_ACCMODE;
+        let kind = match info.kind {
+            InfoKind::Dir { .. } => OpenKind::Dir(parking_lot::Mutex::new(None)),
+            InfoKind::File {
+                size, fmap, error, ..
+            } => {
+                if let Some(why) = error {
+                    tracing::warn!(mount = %mount.mountpoint, rel, why, "file has a bad fmap; refusing it");
+                    return Err(Errno::EIO);
+                }
+                mount.health().check()?;
+                let writable = flags & libc::O_PATH == 0 && acc != libc::O_RDONLY;
+                let dev = if writable {
+                    mount.rw_device()?
+                } else {
+                    mount.ro_device()?
+                };
+                OpenKind::File(FileData::new(dev, fmap, size, mount.health().clone()))
+            }
+        };
+        Ok(OpenFile::new(mount, info.ino, rel, kind, flags))
+    }
+
+    /// `open` of a famfs path: returns the new descriptor.
+    pub fn open(&self, fp: &FamfsPath, flags: i32) -> SysResult<i32> {
+        let acc = flags & libc::O_ACCMODE;
+        let info = match fp.mount.lookup(&fp.rel) {
+            Ok(i) => i,
+            Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+                // The directory must exist for the error to be about
+                // creation rather than a missing path.
+                let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
+                if !parent.is_dir() {
+                    return Err(Errno::ENOTDIR);
+                }
+                tracing::debug!(path = %fp.abs(), "O_CREAT of a new famfs file refused (use famfs creat/cp)");
+                return Err(Errno::EPERM);
+            }
+            Err(e) => return Err(e),
+        };
+        if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+            return Err(Errno::EEXIST);
+        }
+        let is_dir = info.is_dir();
+        if !is_dir && (fp.dir_required || flags & libc::O_DIRECTORY != 0) {
+            return Err(Errno::ENOTDIR);
+        }
+        if flags & libc::O_PATH == 0 {
+            if is_dir && (acc != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0) {
+                return Err(Errno::EISDIR);
+            }
+            let want = match acc {
+                libc::O_WRONLY => libc::W_OK,
+                libc::O_RDWR => libc::R_OK | libc::W_OK,
+                _ => libc::R_OK,
+            };
+            stat::permits(&info.meta, is_dir, &stat::Cred::effective(), want)?;
+            if flags & libc::O_TRUNC != 0 {
+                if let InfoKind::File { size, .. } = info.kind {
+                    if size > 0 {
+                        return Err(Errno::EPERM);
+                    }
+                }
+            }
+        }
+        let of = self.open_file(fp.mount.clone(), fp.rel.clone(), info, flags)?;
+        if of.file().is_some() {
+            crate::memerr::install().map_err(|_| Errno::EIO)?;
+        }
+        let fd = self.placeholder(flags & libc::O_CLOEXEC != 0)?;
+        self.fds.insert(fd, Arc::new(of));
+        tracing::debug!(path = %fp.abs(), fd, flags, "famfs open");
+        Ok(fd)
+    }
+
+    /// The node a famfs path names.
+    pub fn lookup(&self, fp: &FamfsPath) -> SysResult<NodeInfo> {
+        let n = fp.mount.lookup(&fp.rel)?;
+        if fp.dir_required && !n.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(n)
+    }
+
+    /// `stat` of a famfs path.
+    pub fn stat(&self, fp: &FamfsPath) -> SysResult<libc::stat> {
+        Ok(stat::stat(&fp.mount, &self.lookup(fp)?))
+    }
+
+    /// `statx` of a famfs path.
+    pub fn statx(&self, fp: &FamfsPath) -> SysResult<libc::statx> {
+        Ok(stat::statx(&fp.mount, &self.lookup(fp)?))
+    }
+
+    /// `fstat` of an open famfs file (looked up again, so a directory's link
+    /// count is current).
+    pub fn fstat(&self, of: &OpenFile) -> SysResult<libc::stat> {
+        let info = of.mount.lookup(&of.rel)?;
+        Ok(stat::stat(&of.mount, &info))
+    }
+
+    pub fn fstatx(&self, of: &OpenFile) -> SysResult<libc::statx> {
+        let info = of.mount.lookup(&of.rel)?;
+        Ok(stat::statx(&of.mount, &info))
+    }
+
+    /// `access`/`faccessat`: `effective` for AT_EACCESS and euidaccess.
+    pub fn access(&self, fp: &FamfsPath, mode: i32, effective: bool) -> SysResult<()> {
+        if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let n = self.lookup(fp)?;
+        let cred = if effective {
+            stat::Cred::effective()
+        } else {
+            stat::Cred::real()
+        };
+        stat::permits(&n.meta, n.is_dir(), &cred, mode)
+    }
+
+    /// `mkdir` of a famfs path: a new directory through the log (this host
+    /// must be the master, or EPERM).
+    pub fn mkdir(&self, fp: &FamfsPath, mode: u32) -> SysResult<()> {
+        if fp.rel.is_empty() {
+            return Err(Errno::EEXIST);
+        }
+        match fp.mount.lookup(&fp.rel) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
+        if !parent.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let cred = stat::Cred::effective();
+        stat::permits(&parent.meta, true, &cred, libc::W_OK | libc::X_OK)?;
+        crate::path::check_relpath(&fp.rel).map_err(|e| Errno::from_raw(e.errno()))?;
+        let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        nix::sys::stat::umask(umask);
+        let meta = Meta {
+            uid: cred.uid,
+            gid: cred.gid,
+            mode: mode & 0o7777 & !umask.bits(),
+        };
+        fp.mount.mkdir(&fp.rel, meta)
+    }
+
+    /// `statfs` of the mount holding a famfs path or descriptor.
+    pub fn statfs(&self, mount: &Mount) -> SysResult<libc::statfs> {
+        stat::statfs(mount)
+    }
+
+    /// A kernel dup of famfs descriptor `old` produced `new`: it shares the
+    /// open file.
+    pub fn duplicated(&self, old: &Arc<OpenFile>, new: i32) {
+        self.fds.insert(new, old.clone());
+    }
+
+    /// The application closed descriptors `first..=last` (close_range).
+    pub fn closed_range(&self, first: u32, last: u32) {
+        self.fds.remove_range(first, last);
+        let t = self.template.load(Ordering::Acquire);
+        if t >= 0 && (first..=last).contains(&(t as u32)) {
+            let _ = self
+                .template
+                .compare_exchange(t, -1, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets a descriptor the application closed (or that dup2 replaced).
+    pub fn forget(&self, fd: i32) -> Option<Arc<OpenFile>> {
+        self.fds.remove(fd)
+    }
+}

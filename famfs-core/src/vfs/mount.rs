@@ -1,0 +1,273 @@
+//! One mounted famfs as the shim sees it: the device mapped lazily (read-only
+//! until something opens a file for writing), the namespace kept current by
+//! incremental replay on a lookup miss.
+
+use super::SysResult;
+use crate::dax::{Access, DaxDevice};
+use crate::famfs::Famfs;
+use crate::fmap::Fmap;
+use crate::memerr::DeviceHealth;
+use crate::mounts::MountEntry;
+use crate::namespace::{Ino, Meta, Node, NodeKind};
+use nix::errno::Errno;
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
+
+/// What a lookup tells about a node, owned so no lock is held after it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub ino: Ino,
+    pub meta: Meta,
+    pub kind: InfoKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum InfoKind {
+    Dir {
+        /// Subdirectories, for st_nlink.
+        subdirs: u64,
+    },
+    File {
+        size: u64,
+        allocated: u64,
+        fmap: Fmap,
+        /// Why the file may not be read (bad fmap, collision).
+        error: Option<String>,
+    },
+}
+
+impl NodeInfo {
+    fn of(node: &Node) -> NodeInfo {
+        let kind = match &node.kind {
+            NodeKind::Dir { .. } => InfoKind::Dir { subdirs: 0 },
+            NodeKind::File(f) => InfoKind::File {
+                size: f.size,
+                allocated: f.fmap.allocated_bytes(),
+                fmap: f.fmap.clone(),
+                error: f.error.clone(),
+            },
+        };
+        NodeInfo {
+            ino: node.ino,
+            meta: node.meta,
+            kind,
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, InfoKind::Dir { .. })
+    }
+}
+
+/// One directory entry as `readdir` and `getdents64` give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub ino: Ino,
+    pub is_dir: bool,
+}
+
+/// A mounted file system.
+pub struct Mount {
+    /// Absolute, normalised mount point.
+    pub mountpoint: String,
+    /// Its last component, a cheap filter: a path that reaches into the
+    /// mount from outside must name it.
+    pub(super) name: String,
+    pub entry: MountEntry,
+    /// `st_dev` of every file in the mount.
+    pub st_dev: u64,
+    fs: RwLock<Option<Famfs>>,
+    rw: Mutex<Option<Arc<DaxDevice>>>,
+    pub(super) health: Arc<DeviceHealth>,
+}
+
+impl std::fmt::Debug for Mount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mount")
+            .field("mountpoint", &self.mountpoint)
+            .field("device", &self.entry.device)
+            .finish_non_exhaustive()
+    }
+}
+
+fn errno_of(e: &crate::Error) -> Errno {
+    Errno::from_raw(e.errno())
+}
+
+impl Mount {
+    pub fn new(entry: MountEntry) -> Mount {
+        let mountpoint = entry.mountpoint.to_string_lossy().into_owned();
+        let name = mountpoint
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        // One device number per mount: a fixed major and a minor from the
+        // mount point, so two mounts never share st_dev in one process.
+        let minor = crate::format::crc32(mountpoint.as_bytes()) & 0xf_ffff;
+        Mount {
+            st_dev: libc::makedev(0x3fa, minor),
+            mountpoint,
+            name,
+            entry,
+            fs: RwLock::new(None),
+            rw: Mutex::new(None),
+            health: Arc::new(DeviceHealth::default()),
+        }
+    }
+
+    /// Runs `f` on the file system, mapping the device read-only and
+    /// replaying the log the first time.
+    pub fn with_fs<R>(&self, f: impl FnOnce(&Famfs) -> SysResult<R>) -> SysResult<R> {
+        {
+            let g = self.fs.read();
+            if let Some(fs) = g.as_ref() {
+                return f(fs);
+            }
+        }
+        let mut g = self.fs.write();
+        if g.is_none() {
+            let fs = Famfs::open(&self.entry.device, Access::ReadOnly).map_err(|e| {
+                tracing::warn!(mount = %self.mountpoint, error = %e, "cannot open famfs device");
+                errno_of(&e)
+            })?;
+            if fs.superblock().uuid != self.entry.fs_uuid {
+                tracing::warn!(
+                    mount = %self.mountpoint,
+                    "device {} now holds file system {}, not the mounted {}",
+                    self.entry.device.display(),
+                    fs.superblock().uuid,
+                    self.entry.fs_uuid
+                );
+                return Err(Errno::EIO);
+            }
+            *g = Some(fs);
+        }
+        let g = parking_lot::RwLockWriteGuard::downgrade(g);
+        f(g.as_ref().expect("opened above"))
+    }
+
+    /// Applies entries other processes or hosts appended, if any: one
+    /// 8-byte read when there are none. Returns whether anything changed.
+    pub fn refresh(&self) -> SysResult<bool> {
+        let news =
+            self.with_fs(|fs| fs.replay().has_news(fs.device()).map_err(|e| errno_of(&e)))?;
+        if !news {
+            return Ok(false);
+        }
+        let mut g = self.fs.write();
+        let fs = g.as_mut().ok_or(Errno::EIO)?;
+        let n = fs.refresh().map_err(|e| errno_of(&e))?;
+        tracing::debug!(mount = %self.mountpoint, entries = n, "replayed new log entries");
+        Ok(n > 0)
+    }
+
+    /// Looks `rel` up; on a miss, catches up with the log once and retries,
+    /// so files created elsewhere appear without a restart.
+    pub fn lookup(&self, rel: &str) -> SysResult<NodeInfo> {
+        match self.lookup_now(rel) {
+            Err(Errno::ENOENT) if self.refresh()? => self.lookup_now(rel),
+            r => r,
+        }
+    }
+
+    fn lookup_now(&self, rel: &str) -> SysResult<NodeInfo> {
+        self.with_fs(|fs| {
+            let ns = fs.replay().namespace();
+            let node = ns.lookup(rel).map_err(|e| errno_of(&e))?;
+            let mut info = NodeInfo::of(node);
+            if let InfoKind::Dir { subdirs } = &mut info.kind {
+                *subdirs = ns
+                    .children(node.ino)
+                    .map(|c| c.filter(|(_, n)| n.is_dir()).count() as u64)
+                    .unwrap_or(0);
+            }
+            Ok(info)
+        })
+    }
+
+    /// The entries of directory `ino`, `.` and `..` first.
+    pub fn list(&self, ino: Ino) -> SysResult<Vec<DirEntry>> {
+        self.with_fs(|fs| {
+            let ns = fs.replay().namespace();
+            let node = ns.get(ino).ok_or(Errno::ENOENT)?;
+            let mut out = vec![
+                DirEntry {
+                    name: ".".into(),
+                    ino,
+                    is_dir: true,
+                },
+                DirEntry {
+                    name: "..".into(),
+                    ino: node.parent,
+                    is_dir: true,
+                },
+            ];
+            for (name, n) in ns.children(ino).map_err(|e| errno_of(&e))? {
+                out.push(DirEntry {
+                    name: name.to_string(),
+                    ino: n.ino,
+                    is_dir: n.is_dir(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The device mapping for reads.
+    pub fn ro_device(&self) -> SysResult<Arc<DaxDevice>> {
+        self.with_fs(|fs| Ok(fs.device_arc().clone()))
+    }
+
+    /// The device mapped read-write, mapped the first time a file is opened
+    /// for writing (a process that only reads never maps it writable).
+    pub fn rw_device(&self) -> SysResult<Arc<DaxDevice>> {
+        let mut g = self.rw.lock();
+        if let Some(d) = g.as_ref() {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(
+            DaxDevice::open(&self.entry.device, Access::ReadWrite).map_err(|e| errno_of(&e))?,
+        );
+        *g = Some(d.clone());
+        Ok(d)
+    }
+
+    /// `statfs` numbers: (device bytes, free bytes, log entries, free entries).
+    pub fn usage(&self) -> SysResult<(u64, u64, u64, u64)> {
+        self.with_fs(|fs| {
+            let bm = fs.replay().bitmap(0).ok_or(Errno::EIO)?;
+            let h = fs.log_header().map_err(|e| errno_of(&e))?;
+            Ok((
+                fs.device().size(),
+                bm.free_bytes(),
+                h.capacity(),
+                h.capacity() - h.next_index.min(h.capacity()),
+            ))
+        })
+    }
+
+    /// Creates directory `rel` through the log (this host must be the
+    /// master), then replays it here.
+    pub fn mkdir(&self, rel: &str, meta: Meta) -> SysResult<()> {
+        let mut fs = Famfs::open(&self.entry.device, Access::ReadWrite).map_err(|e| {
+            tracing::debug!(error = %e, "mkdir: cannot open the device read-write");
+            errno_of(&e)
+        })?;
+        fs.mkdir(rel, meta, None).map_err(|e| {
+            tracing::debug!(error = %e, "mkdir refused");
+            match e {
+                crate::Error::NotMaster { .. } => Errno::EPERM,
+                e => errno_of(&e),
+            }
+        })?;
+        self.refresh()?;
+        Ok(())
+    }
+
+    /// The device's error state (files with extents on it fail with it).
+    pub fn health(&self) -> &Arc<DeviceHealth> {
+        &self.health
+    }
+}

@@ -1,0 +1,192 @@
+//! What `stat`, `statx`, `statfs` and `access` report for famfs nodes.
+
+use super::mount::{InfoKind, Mount, NodeInfo};
+use super::SysResult;
+use crate::format::STATFS_MAGIC;
+use crate::namespace::Meta;
+use nix::errno::Errno;
+
+/// famfs files are mapped in 2 MiB pages; that is the I/O size to advertise.
+pub const BLKSIZE: i64 = 2 << 20;
+
+/// The longest name a famfs log entry holds.
+const NAME_MAX: i64 = 79;
+
+/// Fills a `struct stat` for `node` of `mount`.
+pub fn stat(mount: &Mount, node: &NodeInfo) -> libc::stat {
+    // SAFETY: struct stat is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_dev = mount.st_dev;
+    st.st_ino = node.ino;
+    st.st_uid = node.meta.uid;
+    st.st_gid = node.meta.gid;
+    st.st_blksize = BLKSIZE;
+    let t = mount.entry.mount_time as i64;
+    st.st_atime = t;
+    st.st_mtime = t;
+    st.st_ctime = t;
+    match &node.kind {
+        InfoKind::Dir { subdirs } => {
+            st.st_mode = libc::S_IFDIR | (node.meta.mode & 0o7777);
+            st.st_nlink = 2 + subdirs;
+        }
+        InfoKind::File {
+            size, allocated, ..
+        } => {
+            st.st_mode = libc::S_IFREG | (node.meta.mode & 0o7777);
+            st.st_nlink = 1;
+            st.st_size = *size as i64;
+            st.st_blocks = (*allocated / 512) as i64;
+        }
+    }
+    st
+}
+
+/// Fills a `struct statx` for `node`, honouring nothing of the mask but
+/// reporting what famfs knows (all basic fields).
+pub fn statx(mount: &Mount, node: &NodeInfo) -> libc::statx {
+    let st = stat(mount, node);
+    // SAFETY: struct statx is plain data; all-zero is a valid value.
+    let mut sx: libc::statx = unsafe { std::mem::zeroed() };
+    sx.stx_mask = libc::STATX_BASIC_STATS;
+    sx.stx_blksize = st.st_blksize as u32;
+    sx.stx_nlink = st.st_nlink as u32;
+    sx.stx_uid = st.st_uid;
+    sx.stx_gid = st.st_gid;
+    sx.stx_mode = st.st_mode as u16;
+    sx.stx_ino = st.st_ino;
+    sx.stx_size = st.st_size as u64;
+    sx.stx_blocks = st.st_blocks as u64;
+    // SAFETY: plain data; all-zero is valid.
+    let mut ts: libc::statx_timestamp = unsafe { std::mem::zeroed() };
+    ts.tv_sec = st.st_mtime;
+    sx.stx_atime = ts;
+    sx.stx_mtime = ts;
+    sx.stx_ctime = ts;
+    sx.stx_dev_major = libc::major(mount.st_dev);
+    sx.stx_dev_minor = libc::minor(mount.st_dev);
+    sx
+}
+
+/// Fills a `struct statfs` for `mount`.
+pub fn statfs(mount: &Mount) -> SysResult<libc::statfs> {
+    let (size, free, files, ffree) = mount.usage()?;
+    // SAFETY: struct statfs is plain data; all-zero is a valid value.
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    s.f_type = STATFS_MAGIC as _;
+    s.f_bsize = BLKSIZE;
+    s.f_frsize = BLKSIZE;
+    s.f_blocks = size / BLKSIZE as u64;
+    s.f_bfree = free / BLKSIZE as u64;
+    s.f_bavail = s.f_bfree;
+    s.f_files = files;
+    s.f_ffree = ffree;
+    s.f_namelen = NAME_MAX;
+    let u = mount.entry.fs_uuid.as_u64_pair();
+    // SAFETY: fsid_t is two ints; it is plain data.
+    let fsid: [i32; 2] = [(u.0 ^ u.1) as i32, ((u.0 ^ u.1) >> 32) as i32];
+    // SAFETY: libc::fsid_t is `struct { int __val[2]; }`, the same layout.
+    s.f_fsid = unsafe { std::mem::transmute::<[i32; 2], libc::fsid_t>(fsid) };
+    Ok(s)
+}
+
+/// Who is asking: user, primary group and supplementary groups.
+#[derive(Debug, Clone)]
+pub struct Cred {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Cred {
+    /// The effective credentials (open, and access with AT_EACCESS).
+    pub fn effective() -> Cred {
+        Cred::with(
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    }
+
+    /// The real credentials (access, faccessat without AT_EACCESS).
+    pub fn real() -> Cred {
+        Cred::with(
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    }
+
+    fn with(uid: u32, gid: u32) -> Cred {
+        let groups = nix::unistd::getgroups()
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default();
+        Cred { uid, gid, groups }
+    }
+}
+
+/// Checks `want` (a mask of R_OK, W_OK, X_OK) against `meta`, as the kernel's
+/// generic_permission: root may read and write anything and execute what
+/// anyone may execute (or search any directory).
+pub fn permits(meta: &Meta, is_dir: bool, cred: &Cred, want: i32) -> SysResult<()> {
+    let want = (want & 7) as u32;
+    if cred.uid == 0 {
+        let x_ok = is_dir || meta.mode & 0o111 != 0;
+        return if want & libc::X_OK as u32 == 0 || x_ok {
+            Ok(())
+        } else {
+            Err(Errno::EACCES)
+        };
+    }
+    let bits = if cred.uid == meta.uid {
+        meta.mode >> 6
+    } else if cred.gid == meta.gid || cred.groups.contains(&meta.gid) {
+        meta.mode >> 3
+    } else {
+        meta.mode
+    } & 7;
+    if bits & want == want {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cred(uid: u32, gid: u32) -> Cred {
+        Cred {
+            uid,
+            gid,
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn permission_classes() {
+        let m = Meta {
+            uid: 10,
+            gid: 20,
+            mode: 0o640,
+        };
+        assert!(permits(&m, false, &cred(10, 0), libc::R_OK | libc::W_OK).is_ok());
+        assert!(permits(&m, false, &cred(11, 20), libc::R_OK).is_ok());
+        assert_eq!(
+            permits(&m, false, &cred(11, 20), libc::W_OK),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            permits(&m, false, &cred(11, 21), libc::R_OK),
+            Err(Errno::EACCES)
+        );
+        let mut c = cred(11, 21);
+        c.groups.push(20);
+        assert!(permits(&m, false, &c, libc::R_OK).is_ok());
+        assert!(permits(&m, false, &cred(0, 0), libc::R_OK | libc::W_OK).is_ok());
+        assert_eq!(
+            permits(&m, false, &cred(0, 0), libc::X_OK),
+            Err(Errno::EACCES)
+        );
+        assert!(permits(&m, true, &cred(0, 0), libc::X_OK).is_ok());
+    }
+}

@@ -1,0 +1,73 @@
+/*
+ * The variadic exec functions. glibc's execl, execlp and execle call its
+ * internal execve, which the shim cannot interpose, so these collect their
+ * arguments and call the public execv, execvp and execve, which it does.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#define FAMFS_MAX_EXEC_ARGS 4096
+
+int execl(const char *path, const char *arg, ...)
+{
+	const char *argv[FAMFS_MAX_EXEC_ARGS];
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = arg;
+	va_start(ap, arg);
+	while (argv[n - 1] != NULL) {
+		if (n == FAMFS_MAX_EXEC_ARGS) {
+			va_end(ap);
+			errno = E2BIG;
+			return -1;
+		}
+		argv[n++] = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	return execv(path, (char *const *)argv);
+}
+
+int execlp(const char *file, const char *arg, ...)
+{
+	const char *argv[FAMFS_MAX_EXEC_ARGS];
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = arg;
+	va_start(ap, arg);
+	while (argv[n - 1] != NULL) {
+		if (n == FAMFS_MAX_EXEC_ARGS) {
+			va_end(ap);
+			errno = E2BIG;
+			return -1;
+		}
+		argv[n++] = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	return execvp(file, (char *const *)argv);
+}
+
+int execle(const char *path, const char *arg, ...)
+{
+	const char *argv[FAMFS_MAX_EXEC_ARGS];
+	char *const *envp;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = arg;
+	va_start(ap, arg);
+	while (argv[n - 1] != NULL) {
+		if (n == FAMFS_MAX_EXEC_ARGS) {
+			va_end(ap);
+			errno = E2BIG;
+			return -1;
+		}
+		argv[n++] = va_arg(ap, const char *);
+	}
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, (char *const *)argv, envp);
+}

@@ -1,0 +1,82 @@
+//! The interposed C functions, one module per family. Each hook resolves
+//! whether its path or descriptor is famfs; if not, the real libc function
+//! runs with the caller's arguments untouched.
+
+pub mod cwd;
+pub mod dir;
+pub mod fd;
+pub mod io;
+pub mod mmap;
+pub mod open;
+pub mod process;
+pub mod stat;
+pub mod stdio;
+
+use crate::shim::{self, cstr, Flow};
+use famfs_core::vfs::{FamfsPath, OpenFile, SysResult, Target, Vfs};
+use libc::c_char;
+use std::ffi::CString;
+use std::sync::Arc;
+
+/// Runs a path-taking call: `famfs` serves a famfs path; `real` gets the
+/// path for the kernel (the caller's, or an absolute one when the path was
+/// relative to a famfs working directory or descriptor).
+///
+/// # Safety
+/// `path` must be NULL or a valid C string.
+pub unsafe fn with_path<T>(
+    dirfd: i32,
+    path: *const c_char,
+    fail: T,
+    famfs: impl FnOnce(&'static Vfs, FamfsPath) -> SysResult<T>,
+    real: impl FnOnce(*const c_char) -> T,
+) -> T {
+    let mut rewritten: Option<CString> = None;
+    let flow = match shim::enter() {
+        None => Flow::Pass,
+        Some(g) => g.catch(|vfs| {
+            // SAFETY: forwarded contract.
+            let Some(p) = (unsafe { cstr(path) }) else {
+                return Flow::Pass;
+            };
+            match vfs.resolve(dirfd, p) {
+                Err(e) => Flow::Done(Err(e)),
+                Ok(Target::Kernel) => Flow::Pass,
+                Ok(Target::KernelPath(c)) => {
+                    rewritten = Some(c);
+                    Flow::Pass
+                }
+                Ok(Target::Famfs(fp)) => {
+                    tracing::debug!(path = %fp.abs(), "famfs path call");
+                    Flow::Done(famfs(vfs, fp))
+                }
+            }
+        }),
+    };
+    match flow {
+        Flow::Pass => real(rewritten.as_ref().map_or(path, |c| c.as_ptr())),
+        Flow::Done(Ok(v)) => v,
+        Flow::Done(Err(e)) => {
+            shim::set_errno(e as i32);
+            fail
+        }
+    }
+}
+
+/// Runs a descriptor-taking call: `famfs` serves a famfs descriptor;
+/// anything else goes to `real`.
+pub fn with_fd<T>(
+    fd: i32,
+    fail: T,
+    famfs: impl FnOnce(&'static Vfs, Arc<OpenFile>) -> SysResult<T>,
+    real: impl FnOnce() -> T,
+) -> T {
+    shim::hook(
+        |vfs| match vfs.fds.get(fd) {
+            None => Flow::Pass,
+            Some(of) => Flow::Done(famfs(vfs, of)),
+        },
+        real,
+        fail,
+    )
+}

@@ -1,0 +1,180 @@
+//! Entering the shim: the process-wide [`Vfs`], the re-entrancy guard and
+//! the conversion of results into C's `-1` + `errno`.
+//!
+//! A hook asks [`enter`] for the Vfs. It gets none, and must call the real
+//! function, when the shim is not active (no famfs mounted) or when the
+//! call comes from the shim's own code on this thread (famfs-core opening
+//! the device, allocating, tracing): those are the kernel's business. Every
+//! famfs decision then runs under [`catch`], so a panic becomes EIO for the
+//! application instead of unwinding into C or falling back to the real
+//! function with a famfs descriptor.
+
+use famfs_core::vfs::{SysResult, Vfs};
+use nix::errno::Errno;
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+thread_local! {
+    /// Set while this thread runs shim code.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+static VFS: OnceLock<Vfs> = OnceLock::new();
+
+/// Proof that this thread is inside the shim; leaving clears the flag.
+pub struct Inside {
+    pub vfs: &'static Vfs,
+    errno: i32,
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        INSIDE.with(|c| c.set(false));
+    }
+}
+
+fn errno() -> i32 {
+    // SAFETY: __errno_location always returns this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(e: i32) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e };
+}
+
+fn init() -> Vfs {
+    if let Some(filter) = std::env::var_os("FAMFS_LOG").filter(|v| !v.is_empty()) {
+        let filter = tracing_subscriber::EnvFilter::try_new(filter.to_string_lossy())
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+    }
+    Vfs::from_env()
+}
+
+/// Enters the shim, or returns None when the caller must go to libc.
+#[inline]
+pub fn enter() -> Option<Inside> {
+    if INSIDE.with(|c| c.replace(true)) {
+        return None;
+    }
+    let saved = errno();
+    let vfs = match catch_unwind(|| VFS.get_or_init(init)) {
+        Ok(v) => v,
+        Err(_) => {
+            INSIDE.with(|c| c.set(false));
+            return None;
+        }
+    };
+    if !vfs.is_active() {
+        INSIDE.with(|c| c.set(false));
+        set_errno(saved);
+        return None;
+    }
+    Some(Inside { vfs, errno: saved })
+}
+
+/// What a hook decided.
+pub enum Flow<T> {
+    /// Not famfs: call the real function with the caller's arguments.
+    Pass,
+    /// Served (or refused) here.
+    Done(SysResult<T>),
+}
+
+impl Inside {
+    /// Runs `f` with panics turned into EIO. Restores the caller's errno
+    /// when `f` succeeds, so a successful call never changes it.
+    pub fn catch<T>(self, f: impl FnOnce(&'static Vfs) -> Flow<T>) -> Flow<T> {
+        let vfs = self.vfs;
+        let r = catch_unwind(AssertUnwindSafe(|| f(vfs))).unwrap_or_else(|_| {
+            tracing::error!("famfs shim: internal error (panic); returning EIO");
+            Flow::Done(Err(Errno::EIO))
+        });
+        if matches!(r, Flow::Done(Ok(_)) | Flow::Pass) {
+            set_errno(self.errno);
+        }
+        r
+    }
+}
+
+/// Runs a hook body: `f` decides; `real` is called (outside the shim)
+/// when it passes. Returns the value the C function returns.
+#[inline]
+pub fn hook<T>(f: impl FnOnce(&'static Vfs) -> Flow<T>, real: impl FnOnce() -> T, fail: T) -> T {
+    let flow = match enter() {
+        None => Flow::Pass,
+        Some(g) => g.catch(f),
+    };
+    match flow {
+        Flow::Pass => real(),
+        Flow::Done(Ok(v)) => v,
+        Flow::Done(Err(e)) => {
+            set_errno(e as i32);
+            fail
+        }
+    }
+}
+
+/// Like [`hook`] for functions that return an errno value instead of
+/// setting errno (posix_fadvise, posix_fallocate).
+#[inline]
+pub fn hook_errno(f: impl FnOnce(&'static Vfs) -> Flow<()>, real: impl FnOnce() -> i32) -> i32 {
+    let flow = match enter() {
+        None => Flow::Pass,
+        Some(g) => g.catch(f),
+    };
+    match flow {
+        Flow::Pass => real(),
+        Flow::Done(Ok(())) => 0,
+        Flow::Done(Err(e)) => e as i32,
+    }
+}
+
+/// The C string at `p` as bytes (None for NULL).
+///
+/// # Safety
+/// `p` must be NULL or a valid NUL-terminated string.
+pub unsafe fn cstr<'a>(p: *const libc::c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: per the contract.
+        Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+/// A mutable byte slice over a C buffer; EFAULT for NULL with a length.
+///
+/// # Safety
+/// `p` must be valid for writes of `len` bytes (or NULL).
+pub unsafe fn buf_mut<'a>(p: *mut libc::c_void, len: usize) -> SysResult<&'a mut [u8]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: per the contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) })
+}
+
+/// A byte slice over a C buffer; EFAULT for NULL with a length.
+///
+/// # Safety
+/// `p` must be valid for reads of `len` bytes (or NULL).
+pub unsafe fn buf<'a>(p: *const libc::c_void, len: usize) -> SysResult<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: per the contract.
+    Ok(unsafe { std::slice::from_raw_parts(p.cast(), len) })
+}
