@@ -1,0 +1,113 @@
+//! Memory errors under the shim: a region truncated under a running reader
+//! raises a real SIGBUS inside the shim's copy; the application gets EIO,
+//! keeps running, and every later access to the device fails the same way.
+
+use famfs_tests::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+/// Reads at the first file offset, then waits for a line on stdin (the
+/// test truncates the region meanwhile), reads again twice, and opens and
+/// reads another file on the same device.
+const READER: &str = r#"
+import errno, mmap, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("first", len(os.pread(fd, 4096, 0)), flush=True)
+sys.stdin.readline()
+for attempt in ("second", "third"):
+    try:
+        os.pread(fd, 4096, 0)
+        print(attempt, "read ok", flush=True)
+    except OSError as e:
+        print(attempt, errno.errorcode[e.errno], flush=True)
+try:
+    fd2 = os.open(sys.argv[2], os.O_RDONLY)
+    os.read(fd2, 10)
+    print("other file read ok", flush=True)
+except OSError as e:
+    print("other file", errno.errorcode[e.errno], flush=True)
+print("alive", flush=True)
+"#;
+
+#[test]
+fn sigbus_on_truncated_region_gives_eio_and_the_reader_carries_on() {
+    let env = Env::new();
+    let r = env.region("256M");
+    let src = env.dir().join("data.bin");
+    write_file(&src, &pattern(7, (4 * MIB) as usize), 0o644);
+    env.ok(&["cp", src.to_str().unwrap(), &r.p("a.bin")]);
+    env.ok(&["cp", src.to_str().unwrap(), &r.p("b.bin")]);
+
+    let mut child = env
+        .shim("python3", &["-c", READER, &r.p("a.bin"), &r.p("b.bin")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 under the shim");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "first 4096", "before truncation");
+
+    // Cut the region back to its metadata: every file page is gone, so the
+    // next copy from the mapping faults with SIGBUS (BUS_ADRERR).
+    let dev = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&r.dev)
+        .unwrap();
+    dev.set_len(META_LEN).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "reader died: {:?}\n{rest}\n{stderr}", out.status);
+    assert_eq!(
+        rest.lines().collect::<Vec<_>>(),
+        [
+            "second EIO",
+            "third EIO",
+            "other file EIO",
+            "alive"
+        ],
+        "stderr: {stderr}"
+    );
+}
+
+/// The application's own SIGBUS handler still runs for faults in its own
+/// mappings (the shim chains to it), and sigaction reports it; a fault in
+/// the shim's copy is EIO.
+#[test]
+fn application_sigbus_handler_is_chained() {
+    let env = Env::new();
+    let r = env.region("256M");
+    let src = env.dir().join("data.bin");
+    write_file(&src, &pattern(9, (2 * MIB) as usize), 0o644);
+    env.ok(&["cp", src.to_str().unwrap(), &r.p("a.bin")]);
+    let exe = env.dir().join("sigbus_chain");
+    let mut cc = std::process::Command::new("cc");
+    cc.args(["-O1", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(workspace_root().join("tests/c/sigbus_chain.c"));
+    let built = run(cc);
+    assert!(built.success(), "{}", built.describe());
+    let out = run(env.shim(
+        &exe,
+        &[&r.p("a.bin"), r.dev_str(), &META_LEN.to_string()],
+    ));
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "mapped first byte 1",
+            "app handler ran 1",
+            "pread errno EIO",
+            "handler reported ours",
+            "alive"
+        ],
+        "{}",
+        out.describe()
+    );
+}
