@@ -44,4 +44,25 @@ run famfs logplay "$mnt"
 run famfs fsck -h "$mnt"
 printf '\nThe same bytes come back: '
 cmp <(famfs cat "$mnt/data/column.txt") "$dir/column.txt" && echo "column.txt matches its source"
+
+# The shim: unmodified programs read famfs files straight from the mapping.
+shim=$PWD/target/release/libfamfs.so
+app=$PWD/target/release/analytics_app
+with_shim() { LD_PRELOAD=$shim "$@"; }
+run "$app" gen "$dir/prices.f64" 8000000 2026
+run famfs cp "$dir/prices.f64" "$mnt/data/prices.f64"
+run with_shim ls -l "$mnt/data"
+run with_shim sha256sum "$mnt/data/prices.f64" "$dir/prices.f64"
+printf '\n\033[1m$ LD_PRELOAD=%s %s scan %s\033[0m\n' "$shim" "$app" "$mnt/data/prices.f64"
+in_famfs=$(with_shim "$app" scan "$mnt/data/prices.f64")
+echo "$in_famfs"
+printf '\n\033[1m$ %s scan %s   # the host copy, no shim\033[0m\n' "$app" "$dir/prices.f64"
+on_host=$("$app" scan "$dir/prices.f64")
+echo "$on_host"
+if [ "$in_famfs" = "$on_host" ]; then
+    printf '\nanalytics_app gives the same answer from famfs (read and mmap) as from the host copy\n'
+else
+    echo "analytics_app answers differ" >&2
+    exit 1
+fi
 run famfs umount "$mnt"
