@@ -611,4 +611,4 @@ impl Famfs {
 pub const DEFAULT_LOG_ENTRIES: u64 = last_index_for(DEFAULT_LOG_LEN) + 1;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 const MIB: u64 = 1 << 20;
 
 /// All tests in this binary play the same host: one system uuid file.
-fn host_uuid() -> Uuid {
+pub(crate) fn host_uuid() -> Uuid {
     static HOST: OnceLock<(tempfile::TempDir, Uuid)> = OnceLock::new();
     HOST.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();

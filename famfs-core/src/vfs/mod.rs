@@ -17,6 +17,8 @@ mod mapping;
 mod mount;
 mod resolve;
 pub mod stat;
+#[cfg(test)]
+mod tests;
 
 pub use fdtable::FdTable;
 pub use file::{FileData, OfdState, OpenFile, OpenKind};

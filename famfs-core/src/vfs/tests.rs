@@ -1,0 +1,295 @@
+//! The POSIX semantics the shim serves, exercised in process (no
+//! LD_PRELOAD): resolution, open flags, offsets, EFBIG, permissions, mkdir,
+//! directory listings and inheritance pages.
+
+use super::*;
+use crate::dax::{Access, DaxDevice};
+use crate::famfs::{mkfs, Famfs, MkfsOptions};
+use crate::mounts::MountEntry;
+use std::os::unix::ffi::OsStrExt;
+
+const MIB: u64 = 1 << 20;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    vfs: Vfs,
+    mnt: String,
+}
+
+fn meta(mode: u32) -> Meta {
+    Meta {
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+        mode,
+    }
+}
+
+/// A 64 MiB region with `a.bin` (3 MiB of 0xab), `d/` and `d/b.bin`
+/// (4097 bytes of 0x5a), mounted at a virtual mount point.
+fn fixture() -> Fixture {
+    crate::famfs::tests::host_uuid();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.img");
+    DaxDevice::create_simulated(&path, 64 * MIB).unwrap();
+    let sb = mkfs(
+        &DaxDevice::open(&path, Access::ReadWrite).unwrap(),
+        &MkfsOptions::default(),
+    )
+    .unwrap();
+    let mut fs = Famfs::open(&path, Access::ReadWrite).unwrap();
+    fs.create_file("a.bin", 3 * MIB, meta(0o644), |io| {
+        io.write(0, &vec![0xab; (3 * MIB) as usize]).map(|_| ())
+    })
+    .unwrap();
+    fs.mkdir("d", meta(0o755), None).unwrap();
+    fs.create_file("d/b.bin", 4097, meta(0o600), |io| {
+        io.write(0, &[0x5a; 4097]).map(|_| ())
+    })
+    .unwrap();
+    let mnt = format!("/famfs-unit-{}/mnt", uuid::Uuid::new_v4().simple());
+    let entry = MountEntry {
+        mountpoint: mnt.clone().into(),
+        device: path,
+        fs_uuid: sb.uuid,
+        mount_time: 1_700_000_000,
+        options: vec![],
+    };
+    let vfs = Vfs::with_mounts(vec![Arc::new(Mount::new(entry))]);
+    Fixture {
+        _dir: dir,
+        vfs,
+        mnt,
+    }
+}
+
+impl Fixture {
+    fn p(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.mnt)
+    }
+
+    fn famfs(&self, path: &str) -> FamfsPath {
+        match self.vfs.resolve(libc::AT_FDCWD, path.as_bytes()).unwrap() {
+            Target::Famfs(fp) => fp,
+            t => panic!("{path}: {t:?}"),
+        }
+    }
+
+    fn open(&self, path: &str, flags: i32) -> SysResult<Arc<OpenFile>> {
+        let fd = self.vfs.open(&self.famfs(path), flags)?;
+        Ok(self.vfs.fds.get(fd).expect("mapped"))
+    }
+}
+
+#[test]
+fn resolution() {
+    let f = fixture();
+    let rel = |p: &str| f.famfs(p).rel;
+    assert_eq!(rel(&f.mnt), "");
+    assert_eq!(rel(&f.p("a.bin")), "a.bin");
+    assert_eq!(rel(&f.p("d//./b.bin")), "d/b.bin");
+    assert_eq!(rel(&f.p("d/../a.bin")), "a.bin");
+    assert!(f.famfs(&f.p("d/")).dir_required);
+    assert!(!f.famfs(&f.p("d")).dir_required);
+    // Paths that never name the mount go to the kernel untouched.
+    assert!(matches!(
+        f.vfs.resolve(libc::AT_FDCWD, b"/etc/passwd").unwrap(),
+        Target::Kernel
+    ));
+    assert!(matches!(
+        f.vfs.resolve(libc::AT_FDCWD, b"relative/x").unwrap(),
+        Target::Kernel
+    ));
+    // Leaving the mount with .. is a kernel path.
+    assert!(matches!(
+        f.vfs
+            .resolve(libc::AT_FDCWD, format!("{}/../x", f.mnt).as_bytes())
+            .unwrap(),
+        Target::Kernel
+    ));
+}
+
+#[test]
+fn relative_to_a_famfs_directory_and_cwd() {
+    let f = fixture();
+    let dfd = f.vfs.open(&f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
+    match f.vfs.resolve(dfd, b"b.bin").unwrap() {
+        Target::Famfs(fp) => assert_eq!(fp.rel, "d/b.bin"),
+        t => panic!("{t:?}"),
+    }
+    match f.vfs.resolve(dfd, b"../../../tmp").unwrap() {
+        Target::KernelPath(c) => {
+            let top = f.mnt.split('/').nth(1).unwrap();
+            assert_ne!(top, "tmp");
+            assert_eq!(c.as_bytes(), b"/tmp")
+        }
+        t => panic!("{t:?}"),
+    }
+    let afd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    assert_eq!(f.vfs.resolve(afd, b"x").unwrap_err(), Errno::ENOTDIR);
+
+    f.vfs.chdir(&f.famfs(&f.p("d"))).unwrap();
+    assert_eq!(f.vfs.famfs_cwd().unwrap(), f.p("d"));
+    match f.vfs.resolve(libc::AT_FDCWD, b"b.bin").unwrap() {
+        Target::Famfs(fp) => assert_eq!(fp.rel, "d/b.bin"),
+        t => panic!("{t:?}"),
+    }
+    assert_eq!(
+        f.vfs.chdir(&f.famfs(&f.p("a.bin"))).unwrap_err(),
+        Errno::ENOTDIR
+    );
+    f.vfs.left_famfs_cwd();
+    assert!(f.vfs.famfs_cwd().is_none());
+    for fd in [dfd, afd] {
+        f.vfs.forget(fd);
+        // SAFETY: closing our placeholder descriptors.
+        unsafe { libc::close(fd) };
+    }
+}
+
+#[test]
+fn open_flags_and_errors() {
+    let f = fixture();
+    let e = |p: &str, flags| f.open(p, flags).err();
+    assert_eq!(
+        e(&f.p("new"), libc::O_CREAT | libc::O_WRONLY),
+        Some(Errno::EPERM)
+    );
+    assert_eq!(e(&f.p("nodir/new"), libc::O_CREAT), Some(Errno::ENOENT));
+    assert_eq!(
+        e(&f.p("a.bin"), libc::O_CREAT | libc::O_EXCL),
+        Some(Errno::EEXIST)
+    );
+    assert_eq!(e(&f.p("missing"), libc::O_RDONLY), Some(Errno::ENOENT));
+    assert_eq!(e(&f.p("a.bin/"), libc::O_RDONLY), Some(Errno::ENOTDIR));
+    assert_eq!(e(&f.p("a.bin"), libc::O_DIRECTORY), Some(Errno::ENOTDIR));
+    assert_eq!(e(&f.p("a.bin/x"), libc::O_RDONLY), Some(Errno::ENOTDIR));
+    assert_eq!(e(&f.p("d"), libc::O_RDWR), Some(Errno::EISDIR));
+    assert_eq!(
+        e(&f.p("a.bin"), libc::O_RDWR | libc::O_TRUNC),
+        Some(Errno::EPERM)
+    );
+    assert!(f
+        .open(&f.p("a.bin"), libc::O_CREAT | libc::O_RDONLY)
+        .is_ok());
+    assert!(f
+        .open(&f.p("d"), libc::O_RDONLY | libc::O_DIRECTORY)
+        .is_ok());
+}
+
+#[test]
+fn reads_writes_and_offsets() {
+    let f = fixture();
+    let of = f.open(&f.p("d/b.bin"), libc::O_RDWR).unwrap();
+    let mut buf = vec![0u8; 5000];
+    assert_eq!(of.read(&mut buf).unwrap(), 4097);
+    assert!(buf[..4097].iter().all(|&b| b == 0x5a));
+    assert_eq!(of.read(&mut buf).unwrap(), 0, "EOF");
+    // A write crossing EOF writes what fits; at EOF it is EFBIG.
+    assert_eq!(of.pwrite(4090, &[1u8; 100]).unwrap(), 7);
+    assert_eq!(of.pwrite(4097, &[1u8; 1]).unwrap_err(), Errno::EFBIG);
+    assert_eq!(of.write(&[1u8; 1]).unwrap_err(), Errno::EFBIG);
+    assert_eq!(of.pread(4089, &mut buf[..16]).unwrap(), 8);
+    assert_eq!(&buf[..8], &[0x5a, 1, 1, 1, 1, 1, 1, 1]);
+    // lseek, with the famfs meaning of DATA and HOLE.
+    assert_eq!(of.lseek(10, libc::SEEK_SET).unwrap(), 10);
+    assert_eq!(of.lseek(5, libc::SEEK_CUR).unwrap(), 15);
+    assert_eq!(of.lseek(-1, libc::SEEK_END).unwrap(), 4096);
+    assert_eq!(of.lseek(100, libc::SEEK_DATA).unwrap(), 100);
+    assert_eq!(of.lseek(100, libc::SEEK_HOLE).unwrap(), 4097);
+    assert_eq!(of.lseek(4097, libc::SEEK_DATA).unwrap_err(), Errno::ENXIO);
+    assert_eq!(of.lseek(-1, libc::SEEK_SET).unwrap_err(), Errno::EINVAL);
+    // O_APPEND would extend the file.
+    let ap = f
+        .open(&f.p("a.bin"), libc::O_WRONLY | libc::O_APPEND)
+        .unwrap();
+    assert_eq!(ap.write(b"x").unwrap_err(), Errno::EFBIG);
+    // A read-only open cannot write; a write-only one cannot read.
+    let ro = f.open(&f.p("a.bin"), libc::O_RDONLY).unwrap();
+    assert_eq!(ro.pwrite(0, b"x").unwrap_err(), Errno::EBADF);
+    assert_eq!(ap.pread(0, &mut buf).unwrap_err(), Errno::EBADF);
+    assert_eq!(ro.file().unwrap().device().access(), Access::ReadOnly);
+}
+
+#[test]
+fn stat_and_statfs() {
+    let f = fixture();
+    let st = f.vfs.stat(&f.famfs(&f.p("a.bin"))).unwrap();
+    assert_eq!(st.st_size, (3 * MIB) as i64);
+    assert_eq!(st.st_mode, libc::S_IFREG | 0o644);
+    assert_eq!(st.st_blksize, 2 << 20);
+    assert_eq!(st.st_blocks, (4 * MIB / 512) as i64, "two 2 MiB units");
+    assert_eq!(st.st_mtime, 1_700_000_000);
+    let d = f.vfs.stat(&f.famfs(&f.p("d"))).unwrap();
+    assert_eq!(d.st_mode & libc::S_IFMT, libc::S_IFDIR);
+    assert_eq!(d.st_dev, st.st_dev);
+    assert_ne!(d.st_ino, st.st_ino);
+    let root = f.vfs.stat(&f.famfs(&f.mnt)).unwrap();
+    assert_eq!(root.st_nlink, 3, "root holds one subdirectory");
+    let s = f.vfs.statfs(&f.famfs(&f.mnt).mount).unwrap();
+    assert_eq!(s.f_type as u64, crate::format::STATFS_MAGIC);
+}
+
+#[test]
+fn permissions_follow_the_log() {
+    let f = fixture();
+    let fp = f.famfs(&f.p("d/b.bin"));
+    assert!(f.vfs.access(&fp, libc::R_OK | libc::W_OK, true).is_ok());
+    assert_eq!(
+        f.vfs.access(&fp, libc::X_OK, true).unwrap_err(),
+        Errno::EACCES
+    );
+    assert_eq!(f.vfs.access(&fp, 64, true).unwrap_err(), Errno::EINVAL);
+}
+
+#[test]
+fn listing_has_dot_entries_and_sees_new_files() {
+    let f = fixture();
+    let of = f.open(&f.mnt, libc::O_RDONLY).unwrap();
+    let names: Vec<String> = of
+        .listing()
+        .unwrap()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(names, [".", "..", "a.bin", "d"]);
+    // A directory made through the shim is logged and visible.
+    f.vfs.mkdir(&f.famfs(&f.p("d/new")), 0o750).unwrap();
+    assert_eq!(
+        f.vfs.mkdir(&f.famfs(&f.p("d/new")), 0o750).unwrap_err(),
+        Errno::EEXIST
+    );
+    let st = f.vfs.stat(&f.famfs(&f.p("d/new"))).unwrap();
+    assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFDIR);
+    of.lseek(0, libc::SEEK_SET).unwrap();
+    assert_eq!(of.listing().unwrap().len(), 4);
+}
+
+#[test]
+fn durable_state_is_shared_through_a_page() {
+    let f = fixture();
+    let fd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let of = f.vfs.fds.get(fd).unwrap();
+    of.lseek(1234, libc::SEEK_SET).unwrap();
+    f.vfs.make_durable().unwrap();
+    assert_eq!(
+        of.state().offset.load(std::sync::atomic::Ordering::Acquire),
+        1234
+    );
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+    assert!(
+        link.as_os_str().as_bytes().starts_with(b"/memfd:famfs-ofd"),
+        "{link:?}"
+    );
+    // A new image would find it: adopt it into a second Vfs of the same mounts.
+    let other = Vfs::with_mounts(f.vfs.mounts.clone());
+    other.adopt_inherited();
+    let adopted = other.fds.get(fd).expect("adopted");
+    assert_eq!(adopted.rel, "a.bin");
+    assert_eq!(adopted.lseek(0, libc::SEEK_CUR).unwrap(), 1234);
+    adopted.lseek(10, libc::SEEK_CUR).unwrap();
+    assert_eq!(
+        of.lseek(0, libc::SEEK_CUR).unwrap(),
+        1244,
+        "one shared offset"
+    );
+}
