@@ -1,9 +1,10 @@
-//! Compiles the variadic exec hooks, which stable Rust cannot define.
+//! Compiles the shim's C part: the variadic exec hooks (stable Rust cannot
+//! define variadic functions) and a stdio stream helper.
 fn main() {
-    println!("cargo:rerun-if-changed=csrc/execl.c");
+    println!("cargo:rerun-if-changed=csrc/shim.c");
     cc::Build::new()
-        .file("csrc/execl.c")
+        .file("csrc/shim.c")
         .warnings(true)
         .extra_warnings(true)
-        .compile("famfs_execl");
+        .compile("famfs_csrc");
 }

@@ -10,3 +10,18 @@
 
 pub mod hooks;
 pub mod shim;
+
+/// Runs when the library loads, before `main`: brings up the shim so that
+/// famfs descriptors inherited across exec are adopted, and standard
+/// streams on them are served, before the program touches them.
+extern "C" fn at_load() {
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(inside) = shim::enter() {
+            hooks::stdio::adopt_std_streams(inside.vfs);
+        }
+    });
+}
+
+#[used]
+#[link_section = ".init_array"]
+static AT_LOAD: extern "C" fn() = at_load;

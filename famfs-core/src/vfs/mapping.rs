@@ -18,6 +18,10 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::os::fd::AsRawFd;
 
+/// The mapping-type bits of mmap's flags (MAP_SHARED, MAP_PRIVATE,
+/// MAP_SHARED_VALIDATE).
+const MAP_TYPE: i32 = 0x0f;
+
 /// Address ranges that are famfs file mappings (start, length), so mremap
 /// cannot grow one past the file's extents.
 #[derive(Default)]
@@ -81,7 +85,13 @@ impl Vfs {
         if len == 0 || off < 0 || off as usize % page_size() != 0 {
             return Err(Errno::EINVAL);
         }
-        let shared = flags & libc::MAP_SHARED != 0 || flags & libc::MAP_SHARED_VALIDATE != 0;
+        // The mapping type is the low bits (MAP_SHARED_VALIDATE = 3 shares
+        // a bit with MAP_PRIVATE = 2, so test the type, not single bits).
+        let map_type = flags & MAP_TYPE;
+        let shared = map_type == libc::MAP_SHARED || map_type == libc::MAP_SHARED_VALIDATE;
+        if !shared && map_type != libc::MAP_PRIVATE {
+            return Err(Errno::EINVAL);
+        }
         if !of.readable() {
             return Err(Errno::EACCES);
         }
@@ -96,8 +106,12 @@ impl Vfs {
             return Err(Errno::EIO);
         }
         let devfd = f.device().file().as_raw_fd();
-        let map_flags = flags & !(libc::MAP_ANONYMOUS | libc::MAP_SHARED_VALIDATE)
-            | if shared { libc::MAP_SHARED } else { 0 };
+        let map_flags = flags & !(libc::MAP_ANONYMOUS | MAP_TYPE)
+            | if shared {
+                libc::MAP_SHARED
+            } else {
+                libc::MAP_PRIVATE
+            };
         let covered: u64 = pieces.iter().map(|p| p.len).sum();
         // One extent covering the whole request: a single mapping.
         if pieces.len() == 1 && covered == len64 {

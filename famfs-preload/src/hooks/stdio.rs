@@ -26,6 +26,8 @@ extern "C" {
     static mut stdin: *mut FILE;
     static mut stdout: *mut FILE;
     static mut stderr: *mut FILE;
+    /// csrc/shim.c: sets a stream's descriptor number.
+    fn famfs_set_stream_fd(f: *mut FILE, fd: c_int);
 }
 
 // The cookie is the descriptor number.
@@ -95,9 +97,41 @@ fn stream(fd: c_int, mode: *const c_char) -> SysResult<*mut FILE> {
     // SAFETY: valid mode string from the caller; the cookie is an integer.
     let f = unsafe { fopencookie(fd as usize as *mut c_void, mode, funcs) };
     if f.is_null() {
-        Err(Errno::last())
-    } else {
-        Ok(f)
+        return Err(Errno::last());
+    }
+    // SAFETY: `f` is the stream just made.
+    unsafe { famfs_set_stream_fd(f, fd) };
+    Ok(f)
+}
+
+/// A program whose stdin, stdout or stderr is an inherited famfs file:
+/// glibc's standard streams would read and write descriptors 0..2 through
+/// internal calls the shim cannot see, so each becomes a cookie stream on
+/// the same descriptor before main runs.
+pub fn adopt_std_streams(vfs: &famfs_core::vfs::Vfs) {
+    let globals = [
+        std::ptr::addr_of_mut!(stdin),
+        std::ptr::addr_of_mut!(stdout),
+        std::ptr::addr_of_mut!(stderr),
+    ];
+    for (fd, global) in globals.into_iter().enumerate() {
+        let Some(of) = vfs.fds.get(fd as c_int) else {
+            continue;
+        };
+        let mode = match (of.readable(), of.writable()) {
+            (true, true) => c"r+",
+            (true, false) => c"r",
+            (false, true) => c"w",
+            (false, false) => continue,
+        };
+        match stream(fd as c_int, mode.as_ptr()) {
+            // SAFETY: glibc's standard stream globals; this runs before
+            // main, when nothing else uses them.
+            Ok(f) => unsafe { *global = f },
+            Err(e) => {
+                tracing::warn!(fd, errno = %e, "cannot give a famfs standard stream to stdio")
+            }
+        }
     }
 }
 

@@ -1,4 +1,6 @@
 /*
+ * C the shim needs: the variadic exec functions, and a stream helper.
+ *
  * The variadic exec functions. glibc's execl, execlp and execle call its
  * internal execve, which the shim cannot interpose, so these collect their
  * arguments and call the public execv, execvp and execve, which it does.
@@ -70,4 +72,17 @@ int execle(const char *path, const char *arg, ...)
 	envp = va_arg(ap, char *const *);
 	va_end(ap);
 	return execve(path, (char *const *)argv, envp);
+}
+
+#include <stdio.h>
+
+/*
+ * Gives a fopencookie stream a descriptor number, so fileno() on a stream
+ * the shim made for a famfs file returns that file's descriptor (which the
+ * shim serves) instead of -1. `_fileno` is part of glibc's public struct
+ * _IO_FILE; a cookie stream never hands it to the kernel itself.
+ */
+void famfs_set_stream_fd(FILE *f, int fd)
+{
+	f->_fileno = fd;
 }
