@@ -2123,3 +2123,53 @@ fn leak_sqlite3() {
         assert_eq!(out.stdout, host.stdout, "{}", out.describe());
     });
 }
+
+// ---------------------------------------------------------------------------
+// Locks, ioctl and tracing
+
+const PY_LOCKS: &str = r#"
+import fcntl, json, os, struct, sys, termios
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+fcntl.flock(fd, fcntl.LOCK_UN)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+fcntl.lockf(fd, fcntl.LOCK_UN)
+os.lseek(fd, 1000, os.SEEK_SET)
+left = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+try:
+    fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    tty = "no error"
+except OSError as e:
+    tty = e.errno
+print(json.dumps({"left": left, "tty": tty}))
+"#;
+
+/// flock and lockf succeed on a famfs file; FIONREAD tells the bytes left;
+/// terminal ioctls fail with ENOTTY, as on any regular file.
+#[test]
+fn python_locks_and_ioctl() {
+    let fx = fixture();
+    let v = json_of(&py_shim(&fx, PY_LOCKS, &[&fx.r.p("data.bin")]));
+    assert_eq!(v["left"], DATA_SIZE as u64 - 1000);
+    assert_eq!(v["tty"], libc::ENOTTY);
+}
+
+/// FAMFS_LOG=debug traces famfs calls to stderr; without it the shim is
+/// silent.
+#[test]
+fn famfs_log_traces_famfs_calls() {
+    let fx = fixture();
+    let path = fx.r.p("data.bin");
+    let quiet = run(fx.env.shim("head", &["-c", "1", &path]));
+    assert!(quiet.success(), "{}", quiet.describe());
+    assert_eq!(quiet.stderr, "");
+    let mut cmd = fx.env.shim("head", &["-c", "1", &path]);
+    cmd.env("FAMFS_LOG", "debug");
+    let traced = run(cmd);
+    assert!(traced.success(), "{}", traced.describe());
+    assert!(
+        traced.stderr.contains("famfs open") && traced.stderr.contains(&path),
+        "{}",
+        traced.describe()
+    );
+}

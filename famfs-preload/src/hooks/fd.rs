@@ -163,3 +163,60 @@ hook! {
         )
     }
 }
+
+// Whole-file locks: as for fcntl record locks, famfs has no kernel file to
+// lock, so a lock always succeeds.
+hook! {
+    unsafe fn flock(fd: c_int, op: c_int) -> c_int => famfs_flock {
+        super::with_fd(fd, -1, |_, _| {
+            if op & !(libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN | libc::LOCK_NB) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }, || real!(flock)(fd, op))
+    }
+}
+
+fn lockf_famfs(of: &famfs_core::vfs::OpenFile, cmd: c_int) -> Result<c_int, Errno> {
+    match cmd {
+        libc::F_LOCK | libc::F_TLOCK if !of.writable() => Err(Errno::EBADF),
+        libc::F_LOCK | libc::F_TLOCK | libc::F_ULOCK | libc::F_TEST => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+hook! {
+    unsafe fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int => famfs_lockf {
+        super::with_fd(fd, -1, |_, of| lockf_famfs(&of, cmd), || real!(lockf)(fd, cmd, len))
+    }
+}
+
+hook! {
+    unsafe fn lockf64(fd: c_int, cmd: c_int, len: libc::off64_t) -> c_int => famfs_lockf64 {
+        super::with_fd(fd, -1, |_, of| lockf_famfs(&of, cmd), || real!(lockf64)(fd, cmd, len))
+    }
+}
+
+// ioctl is variadic; the argument travels in the third register either way.
+hook! {
+    unsafe fn ioctl(fd: c_int, request: libc::c_ulong, arg: *mut libc::c_void) -> c_int => famfs_ioctl {
+        super::with_fd(fd, -1, |_, of| match request {
+            // Bytes left to read, as for a regular file.
+            libc::FIONREAD => {
+                let f = of.file().ok_or(Errno::ENOTTY)?;
+                let left = f.size().saturating_sub(of.state().offset.load(Ordering::Acquire));
+                if arg.is_null() {
+                    return Err(Errno::EFAULT);
+                }
+                // SAFETY: FIONREAD takes an int pointer.
+                unsafe { *(arg as *mut c_int) = left.min(c_int::MAX as u64) as c_int };
+                Ok(0)
+            }
+            libc::FIOCLEX | libc::FIONCLEX => {
+                let r = real!(ioctl)(fd, request, arg);
+                if r < 0 { Err(Errno::last()) } else { Ok(r) }
+            }
+            _ => Err(Errno::ENOTTY),
+        }, || real!(ioctl)(fd, request, arg))
+    }
+}

@@ -594,3 +594,16 @@ hook! {
         with_fd(fd, -1, |_, of| sync_famfs(&of), || real!(fdatasync)(fd))
     }
 }
+
+hook! {
+    unsafe fn readahead(fd: c_int, off: off64_t, count: size_t) -> ssize_t => famfs_readahead {
+        // Nothing to read ahead: the file is memory.
+        with_fd(fd, -1, |_, of| if of.file().is_some() { Ok(0) } else { Err(Errno::EINVAL) }, || real!(readahead)(fd, off, count))
+    }
+}
+
+hook! {
+    unsafe fn syncfs(fd: c_int) -> c_int => famfs_syncfs {
+        with_fd(fd, -1, |_, of| sync_famfs(&of), || real!(syncfs)(fd))
+    }
+}
