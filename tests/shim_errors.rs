@@ -63,15 +63,14 @@ fn sigbus_on_truncated_region_gives_eio_and_the_reader_carries_on() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "reader died: {:?}\n{rest}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "reader died: {:?}\n{rest}\n{stderr}",
+        out.status
+    );
     assert_eq!(
         rest.lines().collect::<Vec<_>>(),
-        [
-            "second EIO",
-            "third EIO",
-            "other file EIO",
-            "alive"
-        ],
+        ["second EIO", "third EIO", "other file EIO", "alive"],
         "stderr: {stderr}"
     );
 }
@@ -93,10 +92,7 @@ fn application_sigbus_handler_is_chained() {
         .arg(workspace_root().join("tests/c/sigbus_chain.c"));
     let built = run(cc);
     assert!(built.success(), "{}", built.describe());
-    let out = run(env.shim(
-        &exe,
-        &[&r.p("a.bin"), r.dev_str(), &META_LEN.to_string()],
-    ));
+    let out = run(env.shim(&exe, &[&r.p("a.bin"), r.dev_str(), &META_LEN.to_string()]));
     assert!(out.success(), "{}", out.describe());
     assert_eq!(
         out.stdout.lines().collect::<Vec<_>>(),

@@ -22,6 +22,13 @@ thread_local! {
 
 static VFS: OnceLock<Vfs> = OnceLock::new();
 
+/// The Vfs if the shim is up, whether or not this thread is inside it:
+/// for stdio cookie callbacks, which serve a famfs descriptor even when
+/// glibc calls them from within a hook (fclose inside freopen).
+pub fn vfs_if_ready() -> Option<&'static Vfs> {
+    VFS.get().filter(|v| v.is_active())
+}
+
 /// Proof that this thread is inside the shim; leaving clears the flag.
 pub struct Inside {
     pub vfs: &'static Vfs,

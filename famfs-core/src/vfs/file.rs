@@ -1,7 +1,7 @@
 //! Open files: the bytes of one famfs file in a mapped device, and the open
 //! file description (offset and status flags) that file descriptors share.
 
-use super::mount::{DirEntry, Mount};
+use super::mount::{DirEntry, Mount, NodeInfo};
 use super::SysResult;
 use crate::dax::DaxDevice;
 use crate::fmap::{Fmap, Piece};
@@ -154,6 +154,8 @@ pub struct OfdState {
 pub struct OpenFile {
     pub mount: Arc<Mount>,
     pub ino: Ino,
+    /// The node as it was opened (a file's size and owner never change).
+    pub info: NodeInfo,
     /// Path relative to the mount point.
     pub rel: String,
     pub kind: OpenKind,
@@ -167,7 +169,7 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    pub fn new(mount: Arc<Mount>, ino: Ino, rel: String, kind: OpenKind, flags: i32) -> Self {
+    pub fn new(mount: Arc<Mount>, info: NodeInfo, rel: String, kind: OpenKind, flags: i32) -> Self {
         let local = Box::new(OfdState::default());
         local.status.store(
             (flags & !(libc::O_ACCMODE | libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL)) as u32,
@@ -176,7 +178,8 @@ impl OpenFile {
         let ptr = &*local as *const OfdState as *mut OfdState;
         OpenFile {
             mount,
-            ino,
+            ino: info.ino,
+            info,
             rel,
             kind,
             accmode: flags & (libc::O_ACCMODE | libc::O_PATH),

@@ -51,6 +51,7 @@ pub struct Vfs {
     template: AtomicI32,
     /// famfs file mappings in this process.
     pub mappings: Mappings,
+    creds: stat::CredCache,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -93,6 +94,7 @@ impl Vfs {
             kernel_cwd: RwLock::new(None),
             template: AtomicI32::new(-1),
             mappings: Mappings::default(),
+            creds: stat::CredCache::default(),
         }
     }
 
@@ -151,7 +153,8 @@ impl Vfs {
         if !node.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        stat::permits(&node.meta, true, &stat::Cred::effective(), libc::X_OK)?;
+        self.creds
+            .with(false, |c| stat::permits(&node.meta, true, c, libc::X_OK))?;
         *self.cwd.write() = Some(fp.abs());
         Ok(())
     }
@@ -218,11 +221,9 @@ impl Vfs {
         flags: i32,
     ) -> SysResult<OpenFile> {
         let acc = flags & libc::O_ACCMODE;
-        let kind = match info.kind {
+        let kind = match &info.kind {
             InfoKind::Dir { .. } => OpenKind::Dir(parking_lot::Mutex::new(None)),
-            InfoKind::File {
-                size, fmap, error, ..
-            } => {
+            InfoKind::File { size, error, .. } => {
                 if let Some(why) = error {
                     tracing::warn!(mount = %mount.mountpoint, rel, why, "file has a bad fmap; refusing it");
                     return Err(Errno::EIO);
@@ -234,10 +235,11 @@ impl Vfs {
                 } else {
                     mount.ro_device()?
                 };
-                OpenKind::File(FileData::new(dev, fmap, size, mount.health().clone()))
+                let fmap = mount.fmap_of(info.ino)?;
+                OpenKind::File(FileData::new(dev, fmap, *size, mount.health().clone()))
             }
         };
-        Ok(OpenFile::new(mount, info.ino, rel, kind, flags))
+        Ok(OpenFile::new(mount, info, rel, kind, flags))
     }
 
     /// `open` of a famfs path: returns the new descriptor.
@@ -273,7 +275,8 @@ impl Vfs {
                 libc::O_RDWR => libc::R_OK | libc::W_OK,
                 _ => libc::R_OK,
             };
-            stat::permits(&info.meta, is_dir, &stat::Cred::effective(), want)?;
+            self.creds
+                .with(false, |c| stat::permits(&info.meta, is_dir, c, want))?;
             if flags & libc::O_TRUNC != 0 {
                 if let InfoKind::File { size, .. } = info.kind {
                     if size > 0 {
@@ -311,16 +314,23 @@ impl Vfs {
         Ok(stat::statx(&fp.mount, &self.lookup(fp)?))
     }
 
-    /// `fstat` of an open famfs file (looked up again, so a directory's link
-    /// count is current).
+    /// What `fstat` reports for an open file: a file's never changes; a
+    /// directory is looked up again so its link count is current.
+    fn info_of(&self, of: &OpenFile) -> SysResult<NodeInfo> {
+        if of.is_dir() {
+            of.mount.lookup(&of.rel)
+        } else {
+            Ok(of.info.clone())
+        }
+    }
+
+    /// `fstat` of an open famfs file.
     pub fn fstat(&self, of: &OpenFile) -> SysResult<libc::stat> {
-        let info = of.mount.lookup(&of.rel)?;
-        Ok(stat::stat(&of.mount, &info))
+        Ok(stat::stat(&of.mount, &self.info_of(of)?))
     }
 
     pub fn fstatx(&self, of: &OpenFile) -> SysResult<libc::statx> {
-        let info = of.mount.lookup(&of.rel)?;
-        Ok(stat::statx(&of.mount, &info))
+        Ok(stat::statx(&of.mount, &self.info_of(of)?))
     }
 
     /// `access`/`faccessat`: `effective` for AT_EACCESS and euidaccess.
@@ -329,12 +339,8 @@ impl Vfs {
             return Err(Errno::EINVAL);
         }
         let n = self.lookup(fp)?;
-        let cred = if effective {
-            stat::Cred::effective()
-        } else {
-            stat::Cred::real()
-        };
-        stat::permits(&n.meta, n.is_dir(), &cred, mode)
+        self.creds
+            .with(!effective, |c| stat::permits(&n.meta, n.is_dir(), c, mode))
     }
 
     /// `mkdir` of a famfs path: a new directory through the log (this host
@@ -352,14 +358,15 @@ impl Vfs {
         if !parent.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let cred = stat::Cred::effective();
-        stat::permits(&parent.meta, true, &cred, libc::W_OK | libc::X_OK)?;
+        let (uid, gid) = self.creds.with(false, |c| {
+            stat::permits(&parent.meta, true, c, libc::W_OK | libc::X_OK).map(|_| (c.uid, c.gid))
+        })?;
         crate::path::check_relpath(&fp.rel).map_err(|e| Errno::from_raw(e.errno()))?;
         let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         nix::sys::stat::umask(umask);
         let meta = Meta {
-            uid: cred.uid,
-            gid: cred.gid,
+            uid,
+            gid,
             mode: mode & 0o7777 & !umask.bits(),
         };
         fp.mount.mkdir(&fp.rel, meta)
@@ -385,6 +392,12 @@ impl Vfs {
                 .template
                 .compare_exchange(t, -1, Ordering::AcqRel, Ordering::Relaxed);
         }
+    }
+
+    /// The process changed its user or group ids: permission checks must
+    /// read them again.
+    pub fn credentials_changed(&self) {
+        self.creds.invalidate();
     }
 
     /// Forgets a descriptor the application closed (or that dup2 replaced).

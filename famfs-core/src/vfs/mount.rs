@@ -30,7 +30,6 @@ pub enum InfoKind {
     File {
         size: u64,
         allocated: u64,
-        fmap: Fmap,
         /// Why the file may not be read (bad fmap, collision).
         error: Option<String>,
     },
@@ -43,7 +42,6 @@ impl NodeInfo {
             NodeKind::File(f) => InfoKind::File {
                 size: f.size,
                 allocated: f.fmap.allocated_bytes(),
-                fmap: f.fmap.clone(),
                 error: f.error.clone(),
             },
         };
@@ -184,6 +182,14 @@ impl Mount {
                     .unwrap_or(0);
             }
             Ok(info)
+        })
+    }
+
+    /// The fmap of file `ino` (for opening it; lookups leave it out).
+    pub fn fmap_of(&self, ino: Ino) -> SysResult<Fmap> {
+        self.with_fs(|fs| {
+            let node = fs.replay().namespace().get(ino).ok_or(Errno::ENOENT)?;
+            Ok(node.as_file().ok_or(Errno::EISDIR)?.fmap.clone())
         })
     }
 

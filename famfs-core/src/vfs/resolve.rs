@@ -13,7 +13,6 @@
 
 use super::mount::Mount;
 use super::{SysResult, Vfs};
-use crate::path::normalize;
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -52,6 +51,39 @@ impl FamfsPath {
     }
 }
 
+/// Lexical normalisation on bytes, as [`crate::path::normalize`] but
+/// without building `Path` components: `path` taken from `base` (absolute,
+/// normalised) unless absolute; `.` dropped, `..` pops a component (and
+/// stays at `/`), repeated and trailing slashes folded.
+///
+/// Example: base `/mnt/famfs/a`, path `../b//./c/` gives `/mnt/famfs/b/c`.
+fn normalize(base: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(base.len() + path.len() + 1);
+    let push = |out: &mut Vec<u8>, comp: &[u8]| match comp {
+        b"" | b"." => {}
+        b".." => {
+            let cut = out.iter().rposition(|&c| c == b'/').unwrap_or(0);
+            out.truncate(cut);
+        }
+        c => {
+            out.push(b'/');
+            out.extend_from_slice(c);
+        }
+    };
+    if path.first() != Some(&b'/') {
+        for comp in base.split(|&c| c == b'/') {
+            push(&mut out, comp);
+        }
+    }
+    for comp in path.split(|&c| c == b'/') {
+        push(&mut out, comp);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -74,17 +106,62 @@ impl Vfs {
 
     /// The mount holding absolute normalised `abs`, and the path within it.
     pub fn mount_of(&self, abs: &Path) -> Option<(Arc<Mount>, String)> {
+        self.mount_of_bytes(abs.as_os_str().as_bytes())
+    }
+
+    fn mount_of_bytes(&self, abs: &[u8]) -> Option<(Arc<Mount>, String)> {
         // The longest mount point wins (a mount inside another's path).
-        let mut best: Option<(&Arc<Mount>, &Path)> = None;
+        let mut best: Option<(&Arc<Mount>, &[u8])> = None;
         for m in &self.mounts {
-            if let Ok(rel) = abs.strip_prefix(&m.mountpoint) {
-                if best.map_or(true, |(b, _)| b.mountpoint.len() < m.mountpoint.len()) {
-                    best = Some((m, rel));
-                }
+            let mp = m.mountpoint.as_bytes();
+            let Some(rest) = abs.strip_prefix(mp) else {
+                continue;
+            };
+            let rel = match rest {
+                [] => rest,
+                [b'/', rel @ ..] => rel,
+                _ => continue,
+            };
+            if best.map_or(true, |(b, _)| b.mountpoint.len() < mp.len()) {
+                best = Some((m, rel));
             }
         }
         let (m, rel) = best?;
-        Some((m.clone(), rel.to_str()?.to_string()))
+        Some((m.clone(), std::str::from_utf8(rel).ok()?.to_string()))
+    }
+
+    /// `x/..` is only the parent of `x` if `x` is a directory: the kernel
+    /// walks the path and fails with ENOENT or ENOTDIR where `x` is missing
+    /// or a file. Do the same for every `..` that steps back out of a famfs
+    /// node (rare enough that the extra lookups do not matter).
+    fn check_dotdot(&self, base: &[u8], path: &[u8]) -> SysResult<()> {
+        let mut prefix: Vec<u8> = if path.first() == Some(&b'/') {
+            Vec::new()
+        } else {
+            normalize(b"/", base)
+        };
+        if prefix == b"/" {
+            prefix.clear();
+        }
+        for comp in path.split(|&c| c == b'/') {
+            match comp {
+                b"" | b"." => {}
+                b".." => {
+                    if let Some((m, rel)) = self.mount_of_bytes(&prefix) {
+                        if !m.lookup(&rel)?.is_dir() {
+                            return Err(Errno::ENOTDIR);
+                        }
+                    }
+                    let cut = prefix.iter().rposition(|&c| c == b'/').unwrap_or(0);
+                    prefix.truncate(cut);
+                }
+                c => {
+                    prefix.push(b'/');
+                    prefix.extend_from_slice(c);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Resolves `path` relative to `dirfd` (AT_FDCWD for the working
@@ -121,18 +198,18 @@ impl Vfs {
                 _ => return Ok(Target::Kernel),
             }
         };
-        let abs = normalize(
-            Path::new(std::ffi::OsStr::from_bytes(path)),
-            Path::new(&base),
-        );
-        match self.mount_of(&abs) {
+        if path.windows(2).any(|w| w == b"..") {
+            self.check_dotdot(base.as_bytes(), path)?;
+        }
+        let abs = normalize(base.as_bytes(), path);
+        match self.mount_of_bytes(&abs) {
             Some((mount, rel)) => Ok(Target::Famfs(FamfsPath {
                 mount,
                 rel,
                 dir_required: ends_as_dir(path),
             })),
             None if rewritten => {
-                let mut bytes = abs.as_os_str().as_bytes().to_vec();
+                let mut bytes = abs;
                 if ends_as_dir(path) && bytes != b"/" {
                     bytes.push(b'/');
                 }
@@ -141,6 +218,35 @@ impl Vfs {
                 ))
             }
             None => Ok(Target::Kernel),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalize_folds_like_the_path_module() {
+        let cases = [
+            ("/", "/a/b", "/a/b"),
+            ("/x", "a//b/./c/", "/x/a/b/c"),
+            ("/mnt/famfs/a", "../b//./c/", "/mnt/famfs/b/c"),
+            ("/", "../../..", "/"),
+            ("/a/b", "..", "/a"),
+            ("/a", "/..//x/..", "/"),
+            ("/a", "", "/a"),
+        ];
+        for (base, path, want) in cases {
+            let got = normalize(base.as_bytes(), path.as_bytes());
+            assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{base} + {path}");
+            let lib =
+                crate::path::normalize(std::path::Path::new(path), std::path::Path::new(base));
+            assert_eq!(
+                lib.to_str().unwrap(),
+                want,
+                "path module on {base} + {path}"
+            );
         }
     }
 }

@@ -91,35 +91,71 @@ pub fn statfs(mount: &Mount) -> SysResult<libc::statfs> {
 }
 
 /// Who is asking: user, primary group and supplementary groups.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
 }
 
+fn groups() -> Vec<u32> {
+    // SAFETY: getgroups(0, NULL) only counts.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    let mut v = vec![0 as libc::gid_t; n as usize];
+    // SAFETY: `v` has room for n groups.
+    let got = unsafe { libc::getgroups(n, v.as_mut_ptr()) };
+    v.truncate(got.max(0) as usize);
+    v
+}
+
 impl Cred {
     /// The effective credentials (open, and access with AT_EACCESS).
     pub fn effective() -> Cred {
-        Cred::with(
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
+        Cred {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            groups: groups(),
+        }
     }
 
     /// The real credentials (access, faccessat without AT_EACCESS).
     pub fn real() -> Cred {
-        Cred::with(
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        )
+        Cred {
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            groups: groups(),
+        }
+    }
+}
+
+/// The process's credentials, read once and again after the shim sees a
+/// set*id or setgroups call, so opens cost no credential system calls.
+#[derive(Debug, Default)]
+pub struct CredCache(parking_lot::RwLock<Option<std::sync::Arc<(Cred, Cred)>>>);
+
+impl CredCache {
+    /// (effective, real).
+    fn get(&self) -> std::sync::Arc<(Cred, Cred)> {
+        if let Some(c) = self.0.read().as_ref() {
+            return c.clone();
+        }
+        let c = std::sync::Arc::new((Cred::effective(), Cred::real()));
+        *self.0.write() = Some(c.clone());
+        c
     }
 
-    fn with(uid: u32, gid: u32) -> Cred {
-        let groups = nix::unistd::getgroups()
-            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-            .unwrap_or_default();
-        Cred { uid, gid, groups }
+    /// Runs `f` with the effective (or, if `real`, the real) credentials.
+    pub fn with<R>(&self, real: bool, f: impl FnOnce(&Cred) -> R) -> R {
+        let c = self.get();
+        f(if real { &c.1 } else { &c.0 })
+    }
+
+    /// The credentials changed (setuid and friends).
+    pub fn invalidate(&self) {
+        *self.0.write() = None;
     }
 }
 

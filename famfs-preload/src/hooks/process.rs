@@ -151,3 +151,75 @@ hook! {
         )
     }
 }
+
+/// After a successful change of user or group ids, permission checks read
+/// the credentials again.
+fn credentials_changed(r: c_int) -> c_int {
+    if r == 0 {
+        shim::hook(
+            |vfs| {
+                vfs.credentials_changed();
+                Flow::Done(Ok(()))
+            },
+            || (),
+            (),
+        );
+    }
+    r
+}
+
+use libc::{gid_t, uid_t};
+
+hook! {
+    unsafe fn setuid(uid: uid_t) -> c_int => famfs_setuid {
+        credentials_changed(real!(setuid)(uid))
+    }
+}
+
+hook! {
+    unsafe fn seteuid(uid: uid_t) -> c_int => famfs_seteuid {
+        credentials_changed(real!(seteuid)(uid))
+    }
+}
+
+hook! {
+    unsafe fn setreuid(r: uid_t, e: uid_t) -> c_int => famfs_setreuid {
+        credentials_changed(real!(setreuid)(r, e))
+    }
+}
+
+hook! {
+    unsafe fn setresuid(r: uid_t, e: uid_t, s: uid_t) -> c_int => famfs_setresuid {
+        credentials_changed(real!(setresuid)(r, e, s))
+    }
+}
+
+hook! {
+    unsafe fn setgid(gid: gid_t) -> c_int => famfs_setgid {
+        credentials_changed(real!(setgid)(gid))
+    }
+}
+
+hook! {
+    unsafe fn setegid(gid: gid_t) -> c_int => famfs_setegid {
+        credentials_changed(real!(setegid)(gid))
+    }
+}
+
+hook! {
+    unsafe fn setregid(r: gid_t, e: gid_t) -> c_int => famfs_setregid {
+        credentials_changed(real!(setregid)(r, e))
+    }
+}
+
+hook! {
+    unsafe fn setresgid(r: gid_t, e: gid_t, s: gid_t) -> c_int => famfs_setresgid {
+        credentials_changed(real!(setresgid)(r, e, s))
+    }
+}
+
+hook! {
+    unsafe fn setgroups(n: libc::size_t, list: *const gid_t) -> c_int => famfs_setgroups {
+        credentials_changed(real!(setgroups)(n, list))
+    }
+}

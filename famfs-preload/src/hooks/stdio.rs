@@ -6,7 +6,7 @@
 //! which the shim serves. Every stdio function then works on it.
 
 use super::with_path;
-use crate::shim::cstr;
+use crate::shim::{self, cstr};
 use famfs_core::vfs::SysResult;
 use libc::{c_char, c_int, c_void, off64_t, size_t, ssize_t, FILE};
 use nix::errno::Errno;
@@ -30,37 +30,75 @@ extern "C" {
     fn famfs_set_stream_fd(f: *mut FILE, fd: c_int);
 }
 
-// The cookie is the descriptor number.
+// The cookie is the descriptor number. The callbacks go to the Vfs
+// directly, not through libc: glibc may call them from inside a hook (a
+// flush or close during freopen), where libc calls would bypass the shim.
+
+/// Runs `f` on the open file behind cookie `c`; -1 with errno otherwise.
+fn on_cookie<T: Copy>(
+    c: *mut c_void,
+    fail: T,
+    f: impl FnOnce(&famfs_core::vfs::OpenFile) -> SysResult<T>,
+) -> T {
+    let Some(vfs) = shim::vfs_if_ready() else {
+        shim::set_errno(libc::EBADF);
+        return fail;
+    };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let of = vfs.fds.get(c as usize as c_int).ok_or(Errno::EBADF)?;
+        f(&of)
+    }))
+    .unwrap_or(Err(Errno::EIO));
+    r.unwrap_or_else(|e| {
+        shim::set_errno(e as c_int);
+        fail
+    })
+}
+
 unsafe extern "C" fn cookie_read(c: *mut c_void, buf: *mut c_char, n: size_t) -> ssize_t {
-    // SAFETY: stdio passes a buffer of n bytes; the read hook serves it.
-    unsafe { libc::read(c as usize as c_int, buf.cast(), n) }
+    on_cookie(c, -1, |of| {
+        // SAFETY: stdio passes a buffer of n bytes.
+        let b = unsafe { shim::buf_mut(buf.cast(), n) }?;
+        of.read(b).map(|n| n as ssize_t)
+    })
 }
 
 unsafe extern "C" fn cookie_write(c: *mut c_void, buf: *const c_char, n: size_t) -> ssize_t {
-    // SAFETY: as above. stdio treats 0 as an error; a famfs write past EOF
-    // fails with EFBIG, which stdio reports.
-    let r = unsafe { libc::write(c as usize as c_int, buf.cast(), n) };
-    if r == 0 && n > 0 {
-        return -1;
-    }
-    r
+    on_cookie(c, -1, |of| {
+        // SAFETY: stdio passes n bytes.
+        let b = unsafe { shim::buf(buf.cast(), n) }?;
+        of.write(b).map(|n| n as ssize_t)
+    })
 }
 
 unsafe extern "C" fn cookie_seek(c: *mut c_void, off: *mut off64_t, whence: c_int) -> c_int {
-    // SAFETY: stdio passes a valid offset pointer.
-    unsafe {
-        let r = libc::lseek64(c as usize as c_int, *off, whence);
-        if r < 0 {
-            return -1;
-        }
-        *off = r;
-    }
-    0
+    on_cookie(c, -1, |of| {
+        // SAFETY: stdio passes a valid offset pointer.
+        let at = unsafe { &mut *off };
+        *at = of.lseek(*at, whence)? as off64_t;
+        Ok(0)
+    })
 }
 
 unsafe extern "C" fn cookie_close(c: *mut c_void) -> c_int {
-    // SAFETY: the stream owns the descriptor.
-    unsafe { libc::close(c as usize as c_int) }
+    let fd = c as usize as c_int;
+    if let Some(vfs) = shim::vfs_if_ready() {
+        vfs.forget(fd);
+    }
+    // SAFETY: the stream owned the placeholder; the table no longer maps it,
+    // so this is a plain kernel close wherever it is called from.
+    unsafe { libc::close(fd) }
+}
+
+/// Streams the shim made (cookie streams), so freopen and fclose know them.
+static STREAMS: parking_lot::Mutex<Vec<usize>> = parking_lot::Mutex::new(Vec::new());
+
+fn is_ours(f: *mut FILE) -> bool {
+    STREAMS.lock().contains(&(f as usize))
+}
+
+fn unregister(f: *mut FILE) {
+    STREAMS.lock().retain(|&p| p != f as usize);
 }
 
 /// open(2) flags for an fopen mode string.
@@ -101,6 +139,7 @@ fn stream(fd: c_int, mode: *const c_char) -> SysResult<*mut FILE> {
     }
     // SAFETY: `f` is the stream just made.
     unsafe { famfs_set_stream_fd(f, fd) };
+    STREAMS.lock().push(f as usize);
     Ok(f)
 }
 
@@ -179,20 +218,19 @@ hook! {
     }
 }
 
-/// freopen onto a famfs path: a new cookie stream replaces `old`. When
-/// `old` is stdin, stdout or stderr the global now names the new stream,
-/// which is what programs that freopen a standard stream use afterwards.
+/// freopen where the shim is involved (the new path is famfs, or `old` is
+/// a stream the shim made, which glibc's freopen cannot reopen): `new`
+/// replaces `old`, which is closed. When `old` is stdin, stdout or stderr
+/// the global now names the new stream, which is what programs that
+/// freopen a standard stream use afterwards.
 ///
 /// # Safety
-/// `old` must be a valid stream; `mode` a valid C string.
-unsafe fn freopen_famfs(
-    vfs: &famfs_core::vfs::Vfs,
-    fp: famfs_core::vfs::FamfsPath,
-    mode: *const c_char,
-    old: *mut FILE,
-) -> SysResult<*mut FILE> {
-    // SAFETY: forwarded contract.
-    let new = unsafe { fopen_famfs(vfs, fp, mode) }?;
+/// `old` must be a valid stream.
+unsafe fn replace_stream(old: *mut FILE, new: *mut FILE) -> *mut FILE {
+    if new.is_null() {
+        return new;
+    }
+    unregister(old);
     // SAFETY: the standard stream globals are glibc's; `old` is valid.
     unsafe {
         libc::fclose(old);
@@ -207,23 +245,42 @@ unsafe fn freopen_famfs(
             }
         }
     }
-    Ok(new)
+    new
 }
 
 hook! {
     unsafe fn freopen(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE => famfs_freopen {
+        let ours = is_ours(old);
         if path.is_null() {
-            return real!(freopen)(path, mode, old);
+            // Reopening the same stream with a new mode: a cookie stream
+            // keeps its descriptor and access.
+            return if ours { old } else { real!(freopen)(path, mode, old) };
         }
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| freopen_famfs(vfs, fp, mode, old), |p| real!(freopen)(p, mode, old))
+        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| {
+            let new = fopen_famfs(vfs, fp, mode)?;
+            Ok(replace_stream(old, new))
+        }, |p| if ours { replace_stream(old, libc::fopen(p, mode)) } else { real!(freopen)(p, mode, old) })
     }
 }
 
 hook! {
     unsafe fn freopen64(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE => famfs_freopen64 {
+        let ours = is_ours(old);
         if path.is_null() {
-            return real!(freopen64)(path, mode, old);
+            return if ours { old } else { real!(freopen64)(path, mode, old) };
         }
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| freopen_famfs(vfs, fp, mode, old), |p| real!(freopen64)(p, mode, old))
+        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| {
+            let new = fopen_famfs(vfs, fp, mode)?;
+            Ok(replace_stream(old, new))
+        }, |p| if ours { replace_stream(old, libc::fopen64(p, mode)) } else { real!(freopen64)(p, mode, old) })
+    }
+}
+
+hook! {
+    unsafe fn fclose(f: *mut FILE) -> c_int => famfs_fclose {
+        if !f.is_null() && is_ours(f) {
+            unregister(f);
+        }
+        real!(fclose)(f)
     }
 }
