@@ -118,8 +118,14 @@ hook! {
     }
 }
 
-/// readdir on a famfs stream: NULL at the end with errno unchanged.
+/// readdir on a famfs stream: NULL at the end with errno unchanged. A
+/// panic is EIO, like every hook body's.
 fn readdir_famfs(d: &mut FamfsDir) -> SysResult<*mut dirent64> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| readdir_next(d)))
+        .unwrap_or(Err(Errno::EIO))
+}
+
+fn readdir_next(d: &mut FamfsDir) -> SysResult<*mut dirent64> {
     let vfs_of = famfs_of(d).ok_or(Errno::EBADF)?;
     match next_entry(&vfs_of)? {
         Some((e, pos)) => {
