@@ -12,44 +12,47 @@
 
 #define FAMFS_MAX_EXEC_ARGS 4096
 
+/*
+ * Collects the NULL-terminated argument list that starts with `arg` into
+ * `argv`; 0, or -1 with E2BIG when it does not fit.
+ */
+static int collect_args(const char **argv, const char *arg, va_list *ap)
+{
+	int n = 0;
+
+	argv[n++] = arg;
+	while (argv[n - 1] != NULL) {
+		if (n == FAMFS_MAX_EXEC_ARGS) {
+			errno = E2BIG;
+			return -1;
+		}
+		argv[n++] = va_arg(*ap, const char *);
+	}
+	return 0;
+}
+
 int execl(const char *path, const char *arg, ...)
 {
 	const char *argv[FAMFS_MAX_EXEC_ARGS];
 	va_list ap;
-	int n = 0;
+	int r;
 
-	argv[n++] = arg;
 	va_start(ap, arg);
-	while (argv[n - 1] != NULL) {
-		if (n == FAMFS_MAX_EXEC_ARGS) {
-			va_end(ap);
-			errno = E2BIG;
-			return -1;
-		}
-		argv[n++] = va_arg(ap, const char *);
-	}
+	r = collect_args(argv, arg, &ap);
 	va_end(ap);
-	return execv(path, (char *const *)argv);
+	return r ? r : execv(path, (char *const *)argv);
 }
 
 int execlp(const char *file, const char *arg, ...)
 {
 	const char *argv[FAMFS_MAX_EXEC_ARGS];
 	va_list ap;
-	int n = 0;
+	int r;
 
-	argv[n++] = arg;
 	va_start(ap, arg);
-	while (argv[n - 1] != NULL) {
-		if (n == FAMFS_MAX_EXEC_ARGS) {
-			va_end(ap);
-			errno = E2BIG;
-			return -1;
-		}
-		argv[n++] = va_arg(ap, const char *);
-	}
+	r = collect_args(argv, arg, &ap);
 	va_end(ap);
-	return execvp(file, (char *const *)argv);
+	return r ? r : execvp(file, (char *const *)argv);
 }
 
 int execle(const char *path, const char *arg, ...)
@@ -57,21 +60,13 @@ int execle(const char *path, const char *arg, ...)
 	const char *argv[FAMFS_MAX_EXEC_ARGS];
 	char *const *envp;
 	va_list ap;
-	int n = 0;
+	int r;
 
-	argv[n++] = arg;
 	va_start(ap, arg);
-	while (argv[n - 1] != NULL) {
-		if (n == FAMFS_MAX_EXEC_ARGS) {
-			va_end(ap);
-			errno = E2BIG;
-			return -1;
-		}
-		argv[n++] = va_arg(ap, const char *);
-	}
-	envp = va_arg(ap, char *const *);
+	r = collect_args(argv, arg, &ap);
+	envp = r ? NULL : va_arg(ap, char *const *);
 	va_end(ap);
-	return execve(path, (char *const *)argv, envp);
+	return r ? r : execve(path, (char *const *)argv, envp);
 }
 
 #include <stdio.h>

@@ -56,68 +56,44 @@ pub fn shared_dir() -> Option<PathBuf> {
     dir.join("golden").is_dir().then_some(dir)
 }
 
-/// The `famfs` binary under test: `$FAMFS_BIN`, else `target/<profile>/famfs`
-/// found next to (an ancestor of) the running test executable, which lives in
+/// A workspace build product: `$ENV_VAR` if set, else `name` found next to
+/// (an ancestor of) the running test executable, which lives in
 /// `target/<profile>/deps`. Panics with build instructions when missing.
-pub fn famfs_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("FAMFS_BIN").filter(|v| !v.is_empty()) {
-            let p = PathBuf::from(p);
-            assert!(
-                p.is_file(),
-                "FAMFS_BIN={} does not name a file; build it first: cargo build -p famfs-cli",
-                p.display()
-            );
-            return p;
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        exe.ancestors()
-            .skip(1)
-            .take(3)
-            .map(|d| d.join("famfs"))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| {
-                panic!(
-                    "the famfs binary was not found next to {} (nor in its parent \
-                     directories); build it first: cargo build -p famfs-cli \
-                     (or set FAMFS_BIN)",
-                    exe.display()
-                )
-            })
-    })
+fn built_artifact(env_var: &str, name: &str, package: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "{env_var}={} does not name a file; build it first: cargo build -p {package}",
+            p.display()
+        );
+        return p;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} was not found next to {} (nor in its parent directories); \
+                 build it first: cargo build -p {package} (or set {env_var})",
+                exe.display()
+            )
+        })
 }
 
-/// The shim under test: `$FAMFS_PRELOAD`, else `target/<profile>/libfamfs.so`
-/// next to (an ancestor of) the running test executable. Panics with build
-/// instructions when missing.
+/// The `famfs` binary under test: `$FAMFS_BIN`, else `target/<profile>/famfs`.
+pub fn famfs_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| built_artifact("FAMFS_BIN", "famfs", "famfs-cli"))
+}
+
+/// The shim under test: `$FAMFS_PRELOAD`, else `target/<profile>/libfamfs.so`.
 pub fn preload_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        if let Some(p) = std::env::var_os("FAMFS_PRELOAD").filter(|v| !v.is_empty()) {
-            let p = PathBuf::from(p);
-            assert!(
-                p.is_file(),
-                "FAMFS_PRELOAD={} does not name a file; build it first: cargo build -p famfs-preload",
-                p.display()
-            );
-            return p;
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        exe.ancestors()
-            .skip(1)
-            .take(3)
-            .map(|d| d.join("libfamfs.so"))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| {
-                panic!(
-                    "libfamfs.so was not found next to {} (nor in its parent \
-                     directories); build it first: cargo build -p famfs-preload \
-                     (or set FAMFS_PRELOAD)",
-                    exe.display()
-                )
-            })
-    })
+    LIB.get_or_init(|| built_artifact("FAMFS_PRELOAD", "libfamfs.so", "famfs-preload"))
 }
 
 // ---------------------------------------------------------------------------

@@ -275,23 +275,36 @@ impl OpenFile {
         }
     }
 
-    /// `read`: at the shared offset, which advances by what was read. The
-    /// range is reserved before the copy, so concurrent readers of one
-    /// description never read the same bytes, as with the kernel's f_pos lock.
-    pub fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        let f = self.readable_file()?;
+    /// Reserves up to `want` bytes at the shared offset, cut at `size`:
+    /// returns (offset, length) and advances the offset past them, so
+    /// concurrent users of one description never get the same bytes, as
+    /// with the kernel's f_pos lock. `at_eof` is the error when nothing is
+    /// left and something was asked for (None: a 0-byte result).
+    fn reserve(&self, want: usize, size: u64, at_eof: Option<Errno>) -> SysResult<(u64, usize)> {
         let st = self.state();
         let mut off = st.offset.load(Ordering::Acquire);
-        let n = loop {
-            let n = (buf.len() as u64).min(f.size().saturating_sub(off));
+        loop {
+            if off >= size && want > 0 {
+                if let Some(e) = at_eof {
+                    return Err(e);
+                }
+            }
+            let n = (want as u64).min(size.saturating_sub(off));
             match st
                 .offset
                 .compare_exchange_weak(off, off + n, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => break n as usize,
+                Ok(_) => return Ok((off, n as usize)),
                 Err(cur) => off = cur,
             }
-        };
+        }
+    }
+
+    /// `read`: at the shared offset, which advances by what was read.
+    pub fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        let f = self.readable_file()?;
+        let st = self.state();
+        let (off, n) = self.reserve(buf.len(), f.size(), None)?;
         match f.read(off, &mut buf[..n]) {
             Ok(got) => Ok(got),
             Err(e) => {
@@ -318,20 +331,7 @@ impl OpenFile {
         if st.status.load(Ordering::Relaxed) & libc::O_APPEND as u32 != 0 && !data.is_empty() {
             return Err(Errno::EFBIG);
         }
-        let mut off = st.offset.load(Ordering::Acquire);
-        let n = loop {
-            if off >= f.size() && !data.is_empty() {
-                return Err(Errno::EFBIG);
-            }
-            let n = (data.len() as u64).min(f.size().saturating_sub(off));
-            match st
-                .offset
-                .compare_exchange_weak(off, off + n, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break n as usize,
-                Err(cur) => off = cur,
-            }
-        };
+        let (off, n) = self.reserve(data.len(), f.size(), Some(Errno::EFBIG))?;
         f.write(off, &data[..n])
     }
 
