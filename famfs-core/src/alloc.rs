@@ -122,25 +122,34 @@ impl Bitmap {
     /// The search only considers runs that end at or before the last whole
     /// unit, so it cannot run past the end of the device wherever it starts.
     pub fn find_free(&self, len: u64) -> Result<u64> {
+        self.find_free_in(len, 0, self.whole_units() * self.unit)
+            .ok_or_else(|| Error::OutOfSpace {
+                requested: len.div_ceil(self.unit).max(1) * self.unit,
+                largest_free: self.largest_free_run() * self.unit,
+                free: self.free_bytes(),
+            })
+    }
+
+    /// First free run of `len` bytes (whole units) lying inside the byte
+    /// range `[from, to)`, for allocation within one bucket.
+    pub fn find_free_in(&self, len: u64, from: u64, to: u64) -> Option<u64> {
         let need = len.div_ceil(self.unit).max(1);
-        let mut run_start = 0;
+        let first = from.div_ceil(self.unit);
+        let end = (to / self.unit).min(self.whole_units());
+        let mut run_start = first;
         let mut run = 0;
-        for bit in 0..self.whole_units() {
+        for bit in first..end {
             if self.test(bit) {
                 run = 0;
                 run_start = bit + 1;
             } else {
                 run += 1;
                 if run == need {
-                    return Ok(run_start * self.unit);
+                    return Some(run_start * self.unit);
                 }
             }
         }
-        Err(Error::OutOfSpace {
-            requested: need * self.unit,
-            largest_free: self.largest_free_run() * self.unit,
-            free: self.free_bytes(),
-        })
+        None
     }
 
     /// [`Bitmap::find_free`], then marks the run used.

@@ -9,7 +9,7 @@
 
 use crate::dax::{Access, DaxDevice, DeviceKind};
 use crate::error::{Error, Result};
-use crate::fmap::{Extent, Fmap};
+use crate::fmap::Fmap;
 use crate::format::{
     last_index_for, log_off, FileEntry, LogEntry, LogHeader, MkdirEntry, Superblock,
     DEFAULT_LOG_LEN, FILE_FLAG_ALL_RW, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET,
@@ -547,6 +547,22 @@ impl Famfs {
         meta: Meta,
         fill: impl FnOnce(&FileIo<'_>) -> Result<()>,
     ) -> Result<Created> {
+        self.create_file_placed(relpath, size, meta, &Placement::default(), fill)
+    }
+
+    /// [`Famfs::create_file`] with the file placed as `placement` asks
+    /// (contiguous, or interleaved over buckets).
+    pub fn create_file_placed(
+        &mut self,
+        relpath: &str,
+        size: u64,
+        meta: Meta,
+        placement: &Placement,
+        fill: impl FnOnce(&FileIo<'_>) -> Result<()>,
+    ) -> Result<Created> {
+        placement
+            .stripe
+            .validate(self.dev.size(), self.dev.kind() == DeviceKind::Simulated)?;
         crate::path::check_relpath(relpath)?;
         self.refresh()?;
         if let Some(done) = self.existing_file(relpath, size)? {
@@ -565,7 +581,7 @@ impl Famfs {
                 entries: self.log_header()?.capacity(),
             });
         }
-        let fmap = self.allocate(size)?;
+        let fmap = self.allocate(size, placement)?;
         let io = FileIo {
             dev: &self.dev,
             fmap: &fmap,
@@ -589,22 +605,30 @@ impl Famfs {
         Ok(Created::New(self.lookup(relpath)?.ino))
     }
 
-    /// Chooses one contiguous extent for `size` bytes (at least one unit).
-    /// Nothing is marked: applying the file's log entry does that.
-    fn allocate(&self, size: u64) -> Result<Fmap> {
+    /// Chooses space for `size` bytes as `placement` asks. Nothing is
+    /// marked: applying the file's log entry does that.
+    fn allocate(&self, size: u64, placement: &Placement) -> Result<Fmap> {
         let bitmap = self
             .replay
             .bitmap(0)
             .expect("the primary device always has a bitmap");
-        let unit = bitmap.unit();
-        let len = size.max(1).div_ceil(unit) * unit;
-        let offset = bitmap.find_free(len)?;
-        Ok(Fmap::Simple(vec![Extent {
-            devindex: 0,
-            offset,
-            len,
-        }]))
+        crate::stripe::allocate(
+            bitmap,
+            self.dev.size(),
+            size,
+            &placement.stripe,
+            placement.seed,
+        )
     }
+}
+
+/// Where a new file's space goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Interleave parameters (all zero: one contiguous extent).
+    pub stripe: crate::stripe::StripeParams,
+    /// Seed for the bucket order (None: random).
+    pub seed: Option<u64>,
 }
 
 /// Entries an 8 MiB log holds (15420), for documentation and tests.

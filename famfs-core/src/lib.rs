@@ -25,6 +25,7 @@ pub mod namespace;
 pub mod path;
 pub mod random;
 pub mod replay;
+pub mod stripe;
 pub mod vfs;
 
 pub use error::{Error, Result};
