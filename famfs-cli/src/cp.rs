@@ -258,6 +258,7 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
     let mut copier = Copier {
         fs: &mut fs,
         mount: &t.mount,
+        placement: a.stripe.placement(&t.mount).map_err(|e| t.err(e))?,
         uid: owner.uid,
         gid: owner.gid,
         file_mode: a.owner.mode,
@@ -325,6 +326,8 @@ fn source_bytes(path: &Path, recursive: bool, ancestors: &mut Vec<(u64, u64)>) -
 struct Copier<'a> {
     fs: &'a mut Famfs,
     mount: &'a MountEntry,
+    /// Where new files go (contiguous or interleaved).
+    placement: famfs_core::famfs::Placement,
     uid: u32,
     gid: u32,
     /// `-m`: the mode of every copied file.
@@ -412,7 +415,7 @@ impl Copier<'_> {
         let in_mount = |e| target::in_mount(mount, e);
         match self
             .fs
-            .create_file(dst, m.len(), meta, fill)
+            .create_file_placed(dst, m.len(), meta, &self.placement, fill)
             .map_err(in_mount)?
         {
             Created::New(_) => Ok(()),

@@ -22,8 +22,9 @@ pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
     let mut fs = t.open(Access::ReadWrite)?;
     let meta = a.owner.meta(mode::FILE_DEFAULT);
     let seed = (a.random || a.seed.is_some()).then(|| a.seed.unwrap_or_else(random_seed));
+    let placement = a.stripe.placement(&t.mount).map_err(|e| t.err(e))?;
     let created = fs
-        .create_file(&t.rel, a.size, meta, |io| match seed {
+        .create_file_placed(&t.rel, a.size, meta, &placement, |io| match seed {
             Some(s) => fill_random(io, s),
             None => io.zero(),
         })

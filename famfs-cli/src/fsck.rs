@@ -117,6 +117,10 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
     outln!(con, "allocated: {}", bytes(space.allocated));
     outln!(con, "free: {}", bytes(space.free));
 
+    if let Some(n) = a.buckets {
+        buckets(con, &fs, n, &bytes)?;
+    }
+
     if bad.is_empty() && collisions == 0 {
         Ok(())
     } else {
@@ -128,4 +132,38 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
             if collisions == 1 { "" } else { "s" }
         )))
     }
+}
+
+/// `fsck -B N`: how free space is spread over N buckets (what interleaved
+/// allocation draws from): per bucket its free bytes, largest free run and
+/// number of free runs, then a histogram of free-run sizes.
+fn buckets(con: &mut Console, fs: &Famfs, n: u32, bytes: &dyn Fn(u64) -> String) -> CliResult {
+    let bm = fs.replay().bitmap(0).expect("device 0 has a bitmap");
+    let dev_size = fs.device().size();
+    outln!(con, "buckets: {n} of {}", bytes(dev_size / u64::from(n)));
+    outln!(con, "bucket  free  largest-free-run  free-runs");
+    for (b, free, largest, runs) in famfs_core::stripe::bucket_report(bm, dev_size, n) {
+        outln!(con, "{b:>6}  {}  {}  {runs}", bytes(free), bytes(largest));
+    }
+    // Histogram of free runs by size class: <4M, <16M, <64M, <256M, <1G, >=1G.
+    let unit = bm.unit();
+    let classes: [(u64, &str); 6] = [
+        (4 << 20, "< 4 MiB"),
+        (16 << 20, "< 16 MiB"),
+        (64 << 20, "< 64 MiB"),
+        (256 << 20, "< 256 MiB"),
+        (1 << 30, "< 1 GiB"),
+        (u64::MAX, ">= 1 GiB"),
+    ];
+    let mut counts = [0u64; 6];
+    for (_, len) in bm.free_runs(0, bm.nbits()) {
+        let b = len * unit;
+        let i = classes.iter().position(|(lim, _)| b < *lim).unwrap_or(5);
+        counts[i] += 1;
+    }
+    outln!(con, "free runs by size:");
+    for ((_, label), count) in classes.iter().zip(counts) {
+        outln!(con, "{label:>10}  {count}");
+    }
+    Ok(())
 }

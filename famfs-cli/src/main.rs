@@ -162,6 +162,9 @@ pub struct MountArgs {
     pub device: PathBuf,
     /// Mount point (need not exist)
     pub mountpoint: PathBuf,
+    /// Default placement of new files: nbuckets=B,nstrips=N,chunk=C
+    #[arg(long, value_name = "SPEC")]
+    pub stripe: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -193,7 +196,47 @@ pub struct CreatArgs {
     pub seed: Option<u32>,
     #[command(flatten)]
     pub owner: OwnerArgs,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
     pub path: PathBuf,
+}
+
+/// Interleaved placement of new files (all unset: the mount's defaults, or
+/// one contiguous extent).
+#[derive(Debug, Args, Default, Clone)]
+pub struct StripeArgs {
+    /// Strips per file: the file is interleaved over this many buckets
+    #[arg(short = 'N', long)]
+    pub nstrips: Option<u32>,
+    /// Buckets the device is divided into
+    #[arg(short = 'B', long)]
+    pub nbuckets: Option<u32>,
+    /// Chunk size (k, m, g; a power of two, a multiple of 2 MiB)
+    #[arg(short = 'C', long, value_parser = size::parse)]
+    pub chunk: Option<u64>,
+    /// Seed for the bucket order, for reproducible placement
+    #[arg(long = "stripe-seed")]
+    pub stripe_seed: Option<u64>,
+}
+
+impl StripeArgs {
+    /// The placement for a new file in `mount`: flags given here override
+    /// the mount's `--stripe` defaults one by one.
+    pub fn placement(
+        &self,
+        mount: &famfs_core::mounts::MountEntry,
+    ) -> famfs_core::Result<famfs_core::famfs::Placement> {
+        let defaults = mount::stripe_defaults(mount)?;
+        let stripe = famfs_core::stripe::StripeParams {
+            nbuckets: self.nbuckets.unwrap_or(defaults.nbuckets),
+            nstrips: self.nstrips.unwrap_or(defaults.nstrips),
+            chunk: self.chunk.unwrap_or(defaults.chunk),
+        };
+        Ok(famfs_core::famfs::Placement {
+            stripe,
+            seed: self.stripe_seed,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +249,8 @@ pub struct CpArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub owner: OwnerArgs,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
     /// SRC... DEST
     #[arg(value_name = "PATH", required = true, num_args = 2..)]
     pub paths: Vec<PathBuf>,
@@ -275,6 +320,10 @@ pub struct FsckArgs {
     /// Human-readable sizes
     #[arg(short = 'h', long = "human-readable")]
     pub human: bool,
+    /// Free space of each of NBUCKETS buckets (fragmentation)
+    #[arg(short = 'B', long = "buckets", value_name = "NBUCKETS",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub buckets: Option<u32>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

@@ -5,10 +5,11 @@
 //! entry check out, so every later command can trust the log it replays.
 
 use crate::console::{outln, CliError, CliResult, Console};
-use crate::{entries, target, MountArgs, UmountArgs};
-use famfs_core::dax::Access;
+use crate::{entries, size, target, MountArgs, UmountArgs};
+use famfs_core::dax::{Access, DeviceKind};
 use famfs_core::famfs::Famfs;
 use famfs_core::mounts::{MountEntry, MountTable};
+use famfs_core::stripe::StripeParams;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn mount(a: &MountArgs, _con: &mut Console) -> CliResult {
@@ -24,6 +25,21 @@ pub fn mount(a: &MountArgs, _con: &mut Console) -> CliResult {
             entries::describe(p)
         )));
     }
+    let options = match &a.stripe {
+        None => Vec::new(),
+        Some(spec) => {
+            let p = StripeParams::parse(spec, |v| size::parse(v).ok())?;
+            p.validate(
+                fs.device().size(),
+                fs.device().kind() == DeviceKind::Simulated,
+            )?;
+            vec![
+                ("nbuckets".to_string(), p.nbuckets.to_string()),
+                ("nstrips".to_string(), p.nstrips.to_string()),
+                ("chunk".to_string(), p.chunk.to_string()),
+            ]
+        }
+    };
     let mount_time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -32,7 +48,7 @@ pub fn mount(a: &MountArgs, _con: &mut Console) -> CliResult {
         device,
         fs_uuid: fs.superblock().uuid,
         mount_time,
-        options: Vec::new(),
+        options,
     };
     MountTable::update(|t| t.add(entry))?;
     Ok(())
@@ -48,14 +64,39 @@ pub fn list(con: &mut Console) -> CliResult {
     for m in MountTable::load()?.entries {
         outln!(
             con,
-            "{} on {} (uuid {}, mounted at {})",
+            "{} on {} (uuid {}, mounted at {}{})",
             m.device.display(),
             m.mountpoint.display(),
             m.fs_uuid,
-            utc(m.mount_time)
+            utc(m.mount_time),
+            match stripe_defaults(&m)? {
+                p if p.is_contiguous() => String::new(),
+                p => format!(
+                    ", stripe nbuckets={},nstrips={},chunk={}",
+                    p.nbuckets,
+                    p.nstrips,
+                    size::human(p.chunk)
+                ),
+            }
         );
     }
     Ok(())
+}
+
+/// The mount's default placement (`--stripe`), contiguous if none.
+pub fn stripe_defaults(m: &MountEntry) -> famfs_core::Result<StripeParams> {
+    let num = |k: &str| -> famfs_core::Result<u64> {
+        m.option(k).map_or(Ok(0), |v| {
+            v.parse().map_err(|_| {
+                famfs_core::Error::Usage(format!("mount table: option {k}={v} is not a number"))
+            })
+        })
+    };
+    Ok(StripeParams {
+        nbuckets: num("nbuckets")? as u32,
+        nstrips: num("nstrips")? as u32,
+        chunk: num("chunk")?,
+    })
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian,
