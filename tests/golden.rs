@@ -574,3 +574,56 @@ for path in sys.argv[1:]:
         assert_eq!(f[3], e.sha256.as_deref().unwrap(), "mmap(): {line}");
     }
 }
+
+/// Every file of g2 and g3: its log fmap encodes to a GET_FMAP message that
+/// decodes to the same fmap and passes the kernel's validation.
+#[test]
+fn golden_fmaps_round_trip_through_get_fmap_messages() {
+    use famfs_core::fmap_msg::FmapMessage;
+    for name in ["g2", "g3"] {
+        let Some(g) = golden(name) else { return };
+        let fs = Famfs::open(&g.img, Access::ReadOnly).unwrap();
+        let dev_size = fs.device().size();
+        let mut n = 0;
+        for e in g.expect.iter().filter(|e| !e.is_dir) {
+            let f = fs.lookup(&e.path).unwrap().as_file().unwrap().clone();
+            let msg = FmapMessage::regular(f.size, f.fmap.clone());
+            let bytes = msg.encode().unwrap();
+            let back = FmapMessage::decode(&bytes).unwrap();
+            assert_eq!(back, msg, "{name}:{}", e.path);
+            back.validate(|i| (i == 0).then_some(dev_size))
+                .unwrap_or_else(|err| panic!("{name}:{}: {err}", e.path));
+            n += 1;
+        }
+        assert!(n > 0, "{name} has files");
+    }
+}
+
+/// `famfs getmap --fmap` prints that message in hex.
+#[test]
+fn getmap_fmap_prints_the_message() {
+    use famfs_core::fmap_msg::FmapMessage;
+    let Some(g) = golden("g3") else { return };
+    let env = Env::new();
+    let r = env.mount(&g.img);
+    let fs = Famfs::open(&g.img, Access::ReadOnly).unwrap();
+    let e = g.expect.iter().find(|e| !e.is_dir).unwrap();
+    let f = fs.lookup(&e.path).unwrap().as_file().unwrap().clone();
+    let want = FmapMessage::regular(f.size, f.fmap.clone())
+        .encode()
+        .unwrap();
+    let text = env.ok(&["getmap", "--fmap", &r.p(&e.path)]);
+    let got: Vec<u8> = text
+        .lines()
+        .flat_map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .map(|h| u8::from_str_radix(h, 16).unwrap())
+        })
+        .collect();
+    assert_eq!(got, want);
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["getmap", "--fmap", "--json", &r.p(&e.path)])).unwrap();
+    assert_eq!(json["length"], want.len());
+    assert_eq!(json["message"]["file_size"], f.size);
+}

@@ -297,6 +297,10 @@ pub struct GetmapArgs {
     /// Print a JSON object
     #[arg(long)]
     pub json: bool,
+    /// Print the GET_FMAP message a famfs FUSE server would send the kernel
+    /// for the file (hex; with --json, decoded too)
+    #[arg(long)]
+    pub fmap: bool,
     pub path: PathBuf,
 }
 

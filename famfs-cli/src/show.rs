@@ -9,6 +9,7 @@ use crate::{mode, CatArgs, DfArgs, GetmapArgs, LsArgs, StatArgs, IO_CHUNK};
 use famfs_core::dax::Access;
 use famfs_core::famfs::Famfs;
 use famfs_core::fmap::{Extent, Fmap, InterleavedExtent};
+use famfs_core::fmap_msg::FmapMessage;
 use famfs_core::mounts::MountTable;
 use famfs_core::namespace::Node;
 use famfs_core::Error;
@@ -245,6 +246,9 @@ pub fn getmap(a: &GetmapArgs, con: &mut Console) -> CliResult {
     let Some(f) = n.as_file() else {
         return Err(t.err(Error::IsADirectory(t.rel.clone())));
     };
+    if a.fmap {
+        return fmap_message(con, &t, f, a.json);
+    }
     if a.json {
         let j = map_json(&t.abs, f.size, &f.fmap, f.error.as_deref());
         let text = serde_json::to_string_pretty(&j)
@@ -280,6 +284,47 @@ pub fn getmap(a: &GetmapArgs, con: &mut Console) -> CliResult {
     }
     if let Some(why) = &f.error {
         outln!(con, "error: {why}");
+    }
+    Ok(())
+}
+
+/// `getmap --fmap`: the GET_FMAP reply for the file, hex 16 bytes a line
+/// with offsets, or JSON holding the decoded message and the hex. A file
+/// whose fmap fails the kernel's rules gets no message (EIO in the kernel).
+fn fmap_message(
+    con: &mut Console,
+    t: &Target,
+    f: &famfs_core::namespace::FileNode,
+    json: bool,
+) -> CliResult {
+    if let Some(why) = &f.error {
+        return Err(t.err(Error::InvalidFmap(why.clone())));
+    }
+    let msg = FmapMessage::regular(f.size, f.fmap.clone());
+    let bytes = msg.encode().map_err(|e| t.err(e))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            path: String,
+            length: usize,
+            message: &'a FmapMessage,
+            hex: &'a str,
+        }
+        let out = Out {
+            path: t.abs.display().to_string(),
+            length: bytes.len(),
+            message: &msg,
+            hex: &hex,
+        };
+        let text = serde_json::to_string_pretty(&out)
+            .map_err(|e| CliError::Msg(format!("encoding JSON: {e}")))?;
+        outln!(con, "{text}");
+        return Ok(());
+    }
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let h: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+        outln!(con, "{:08x}  {}", i * 16, h.join(" "));
     }
     Ok(())
 }

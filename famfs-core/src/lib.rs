@@ -17,6 +17,7 @@ pub mod error;
 pub mod famfs;
 pub mod flush;
 pub mod fmap;
+pub mod fmap_msg;
 pub mod format;
 pub mod host;
 pub mod memerr;
