@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo test lint fmt clean
+.PHONY: all build release demo bench test lint fmt clean
 
 all: build
 
@@ -17,6 +17,12 @@ release:
 # The main job on a simulated region, from a fresh clone.
 demo: release
 	bash scripts/demo.sh $(DEMO_DIR)
+
+# The performance table of issue 6 (docs/performance.md): famfs through the
+# shim against memcpy and tmpfs, side by side, on a region under target/bench.
+# BENCH_ARGS=--quick for a smoke run, --keep to keep the region.
+bench: release
+	target/release/famfs-bench $(BENCH_ARGS)
 
 # Everything CI runs.
 test:

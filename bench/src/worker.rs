@@ -1,0 +1,407 @@
+//! `famfs-bench --worker MODE ARGS...`: the timed loops.
+//!
+//! The orchestrator re-executes its own binary in this mode, with
+//! `LD_PRELOAD=libfamfs.so` for the famfs side of a row and without it for
+//! the baseline, so every timed loop runs inside the measured process and
+//! the only difference between the two sides is the path (famfs or tmpfs)
+//! and the shim. Each mode does its warm-up, then `reps` timed samples, and
+//! prints one line: the median of the samples (seconds per sample, or per
+//! operation for the latency modes), followed by every sample.
+//!
+//! All file calls go straight to libc (`open`, `read`, `pread`, `fstat`,
+//! `stat`, `mmap`, ...), the symbols the shim hooks, with no std buffering
+//! in between.
+
+use crate::stats::median;
+use std::ffi::CString;
+use std::time::Instant;
+
+/// The buffer of the sequential rows: 1 MiB.
+pub const BUF: usize = 1 << 20;
+/// The block of the random-read row: 4 KiB.
+pub const BLOCK: usize = 4096;
+const PAGE: usize = 4096;
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("path without NUL")
+}
+
+fn die(what: &str, path: &str) -> ! {
+    let e = std::io::Error::last_os_error();
+    eprintln!("famfs-bench worker: {what} {path}: {e}");
+    std::process::exit(2)
+}
+
+fn open_ro(path: &str) -> i32 {
+    let c = cstr(path);
+    // SAFETY: c is a valid NUL-terminated string.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        die("open", path);
+    }
+    fd
+}
+
+fn close(fd: i32) {
+    // SAFETY: fd is a descriptor this worker opened.
+    unsafe { libc::close(fd) };
+}
+
+fn file_size(fd: i32, path: &str) -> u64 {
+    // SAFETY: st is plain data filled by fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out pointer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        die("fstat", path);
+    }
+    st.st_size as u64
+}
+
+/// `read()` in `BUF` pieces to EOF; returns the bytes read.
+fn read_to_eof(fd: i32, buf: &mut [u8], path: &str) -> u64 {
+    let mut total = 0u64;
+    loop {
+        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            die("read", path);
+        }
+        if n == 0 {
+            return total;
+        }
+        total += n as u64;
+    }
+}
+
+/// `pread()` in `BUF` pieces from 0 to `size`; returns the bytes read.
+fn pread_all(fd: i32, buf: &mut [u8], size: u64, path: &str) -> u64 {
+    let mut off = 0u64;
+    while off < size {
+        // SAFETY: as above.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
+        if n < 0 {
+            die("pread", path);
+        }
+        if n == 0 {
+            break;
+        }
+        off += n as u64;
+    }
+    off
+}
+
+fn report(samples: &[f64]) {
+    let list: Vec<String> = samples.iter().map(|s| format!("{s:.9}")).collect();
+    println!("{:.9} {}", median(samples), list.join(" "));
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
+    args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        eprintln!("famfs-bench worker: argument {i} ({what}) missing or invalid: {args:?}");
+        std::process::exit(2)
+    })
+}
+
+/// A small, fixed-seed generator (splitmix64) for the random offsets.
+struct SplitMix(u64);
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Runs one worker mode; `args` follow `--worker`.
+pub fn run(args: &[String]) -> ! {
+    let mode = args.first().map(String::as_str).unwrap_or("");
+    let mut buf = vec![0u8; BUF];
+    // Fault the buffer in so no sample pays for it.
+    buf.iter_mut().for_each(|b| *b = 1);
+    match mode {
+        // seqread PATH REPS: one open; per sample, lseek 0 and read() to EOF.
+        // seqpread PATH REPS: the same with pread() at explicit offsets.
+        "seqread" | "seqpread" => {
+            let path: String = arg(args, 1, "path");
+            let reps: usize = arg(args, 2, "reps");
+            let fd = open_ro(&path);
+            let size = file_size(fd, &path);
+            let pass = |buf: &mut [u8]| {
+                if mode == "seqread" {
+                    // SAFETY: fd is open.
+                    unsafe { libc::lseek(fd, 0, libc::SEEK_SET) };
+                    read_to_eof(fd, buf, &path)
+                } else {
+                    pread_all(fd, buf, size, &path)
+                }
+            };
+            assert_eq!(pass(&mut buf), size, "warm-up pass short");
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                let n = pass(&mut buf);
+                samples.push(t.elapsed().as_secs_f64());
+                assert_eq!(n, size, "short pass");
+            }
+            close(fd);
+            report(&samples);
+        }
+        // memcpy REGION OFFSET LEN REPS: map LEN bytes of the region file at
+        // OFFSET (the famfs file's own extent) and memcpy them in BUF pieces.
+        "memcpy" => {
+            let path: String = arg(args, 1, "region");
+            let off: u64 = arg(args, 2, "offset");
+            let len: usize = arg(args, 3, "len");
+            let reps: usize = arg(args, 4, "reps");
+            let fd = open_ro(&path);
+            // SAFETY: a fresh read-only shared mapping of an open file.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd,
+                    off as i64,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                die("mmap", &path);
+            }
+            let src = p as *const u8;
+            let pass = |buf: &mut [u8]| {
+                let mut o = 0;
+                while o < len {
+                    let n = BUF.min(len - o);
+                    // SAFETY: src..src+len is mapped; buf holds BUF bytes.
+                    unsafe { std::ptr::copy_nonoverlapping(src.add(o), buf.as_mut_ptr(), n) };
+                    std::hint::black_box(&mut *buf);
+                    o += n;
+                }
+            };
+            pass(&mut buf);
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                pass(&mut buf);
+                samples.push(t.elapsed().as_secs_f64());
+            }
+            // SAFETY: unmapping what was mapped above.
+            unsafe { libc::munmap(p, len) };
+            close(fd);
+            report(&samples);
+        }
+        // randread PATH OPS REPS: OPS random 4 KiB-aligned pread()s of 4 KiB
+        // per sample, after one sequential warm-up pass over the file;
+        // prints seconds per operation.
+        "randread" => {
+            let path: String = arg(args, 1, "path");
+            let ops: usize = arg(args, 2, "ops");
+            let reps: usize = arg(args, 3, "reps");
+            let fd = open_ro(&path);
+            let size = file_size(fd, &path);
+            pread_all(fd, &mut buf, size, &path);
+            let blocks = size / BLOCK as u64;
+            let mut rng = SplitMix(0x5eed);
+            let offs: Vec<i64> = (0..ops)
+                .map(|_| ((rng.next() % blocks) * BLOCK as u64) as i64)
+                .collect();
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                for &o in &offs {
+                    // SAFETY: buf holds at least BLOCK bytes.
+                    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), BLOCK, o) };
+                    if n != BLOCK as isize {
+                        die("pread", &path);
+                    }
+                }
+                samples.push(t.elapsed().as_secs_f64() / ops as f64);
+            }
+            close(fd);
+            report(&samples);
+        }
+        // openstat PATH OPS REPS: open + fstat + close, per operation.
+        // stat PATH OPS REPS: stat, per operation.
+        "openstat" | "stat" => {
+            let path: String = arg(args, 1, "path");
+            let ops: usize = arg(args, 2, "ops");
+            let reps: usize = arg(args, 3, "reps");
+            let c = cstr(&path);
+            // SAFETY: plain data.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            let one = |st: &mut libc::stat| {
+                if mode == "stat" {
+                    // SAFETY: c is NUL-terminated; st is a valid out pointer.
+                    if unsafe { libc::stat(c.as_ptr(), st) } != 0 {
+                        die("stat", &path);
+                    }
+                } else {
+                    // SAFETY: as above.
+                    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                    if fd < 0 {
+                        die("open", &path);
+                    }
+                    // SAFETY: fd was just opened.
+                    if unsafe { libc::fstat(fd, st) } != 0 {
+                        die("fstat", &path);
+                    }
+                    close(fd);
+                }
+            };
+            for _ in 0..ops.min(1000) {
+                one(&mut st);
+            }
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                for _ in 0..ops {
+                    one(&mut st);
+                }
+                samples.push(t.elapsed().as_secs_f64() / ops as f64);
+            }
+            std::hint::black_box(st.st_size);
+            report(&samples);
+        }
+        // mmaptouch PATH REPS: open, fstat, mmap(MAP_SHARED) the whole file,
+        // load one byte of every 4 KiB page, munmap, close; seconds per cycle,
+        // after one untimed cycle.
+        "mmaptouch" => {
+            let path: String = arg(args, 1, "path");
+            let reps: usize = arg(args, 2, "reps");
+            let cycle = || {
+                let fd = open_ro(&path);
+                let len = file_size(fd, &path) as usize;
+                // SAFETY: a fresh read-only shared mapping of an open file.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        len,
+                        libc::PROT_READ,
+                        libc::MAP_SHARED,
+                        fd,
+                        0,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    die("mmap", &path);
+                }
+                let base = p as *const u8;
+                let mut sum = 0u64;
+                let mut o = 0;
+                while o < len {
+                    // SAFETY: base..base+len is mapped readable.
+                    sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(base.add(o)) } as u64);
+                    o += PAGE;
+                }
+                // SAFETY: unmapping what was mapped above.
+                unsafe { libc::munmap(p, len) };
+                close(fd);
+                std::hint::black_box(sum);
+            };
+            cycle();
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                cycle();
+                samples.push(t.elapsed().as_secs_f64());
+            }
+            report(&samples);
+        }
+        // plainio DIR NFILES OPS REPS: open + read(4 KiB) + close of the
+        // files DIR/f0 .. DIR/f{NFILES-1} in turn; seconds per file.
+        "plainio" => {
+            let dir: String = arg(args, 1, "dir");
+            let nfiles: usize = arg(args, 2, "nfiles");
+            let ops: usize = arg(args, 3, "ops");
+            let reps: usize = arg(args, 4, "reps");
+            let names: Vec<CString> = (0..nfiles).map(|i| cstr(&format!("{dir}/f{i}"))).collect();
+            let one = |i: usize, buf: &mut [u8]| {
+                let c = &names[i % nfiles];
+                // SAFETY: c is NUL-terminated; buf holds BLOCK bytes.
+                let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    die("open", &dir);
+                }
+                // SAFETY: as above.
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), BLOCK) };
+                if n < 0 {
+                    die("read", &dir);
+                }
+                close(fd);
+            };
+            for i in 0..ops.min(1000) {
+                one(i, &mut buf);
+            }
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                for i in 0..ops {
+                    one(i, &mut buf);
+                }
+                samples.push(t.elapsed().as_secs_f64() / ops as f64);
+            }
+            report(&samples);
+        }
+        // readfile PATH ITERS REPS: ITERS times open + read() in BUF pieces
+        // to EOF + close per sample; seconds per file.
+        "readfile" => {
+            let path: String = arg(args, 1, "path");
+            let iters: usize = arg(args, 2, "iters");
+            let reps: usize = arg(args, 3, "reps");
+            let once = |buf: &mut [u8]| {
+                let fd = open_ro(&path);
+                let n = read_to_eof(fd, buf, &path);
+                close(fd);
+                n
+            };
+            once(&mut buf);
+            let mut samples = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(once(&mut buf));
+                }
+                samples.push(t.elapsed().as_secs_f64() / iters as f64);
+            }
+            report(&samples);
+        }
+        // replay DEVICE: one Famfs::open (map, superblock, full replay) in
+        // this fresh process; prints seconds and the entries applied.
+        "replay" => {
+            let dev: String = arg(args, 1, "device");
+            let t = Instant::now();
+            let fs = famfs_core::famfs::Famfs::open(
+                std::path::Path::new(&dev),
+                famfs_core::dax::Access::ReadOnly,
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("famfs-bench worker: open {dev}: {e}");
+                std::process::exit(2)
+            });
+            let secs = t.elapsed().as_secs_f64();
+            println!("{secs:.9} {}", fs.replay().applied());
+        }
+        // firststat PATH: the first stat() of the process (under the shim:
+        // mount table, device mapping and full replay); seconds.
+        "firststat" => {
+            let path: String = arg(args, 1, "path");
+            let c = cstr(&path);
+            // SAFETY: plain data.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            let t = Instant::now();
+            // SAFETY: c is NUL-terminated; st is a valid out pointer.
+            if unsafe { libc::stat(c.as_ptr(), &mut st) } != 0 {
+                die("stat", &path);
+            }
+            println!("{:.9}", t.elapsed().as_secs_f64());
+        }
+        _ => {
+            eprintln!("famfs-bench worker: unknown mode {mode:?}");
+            std::process::exit(2)
+        }
+    }
+    std::process::exit(0)
+}
