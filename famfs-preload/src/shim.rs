@@ -29,6 +29,21 @@ pub fn vfs_if_ready() -> Option<&'static Vfs> {
     VFS.get().filter(|v| v.is_active())
 }
 
+/// True when descriptor `fd` is certainly not famfs, decided without
+/// touching the per-thread guard (a call into the loader for a shared
+/// library's thread-local): the shim is up and `fd` is not in its table.
+#[inline]
+pub fn fd_is_plain(fd: libc::c_int) -> bool {
+    VFS.get()
+        .is_some_and(|v| !v.is_active() || !v.fds.contains(fd))
+}
+
+/// As [`fd_is_plain`] for a path relative to `dirfd`.
+#[inline]
+pub fn path_is_plain(dirfd: libc::c_int, path: &[u8]) -> bool {
+    VFS.get().is_some_and(|v| v.path_is_plain(dirfd, path))
+}
+
 /// Proof that this thread is inside the shim; leaving clears the flag.
 pub struct Inside {
     pub vfs: &'static Vfs,

@@ -44,6 +44,8 @@ pub struct Vfs {
     /// The working directory when it is inside famfs (the kernel's stays
     /// where it was).
     cwd: RwLock<Option<String>>,
+    /// Whether `cwd` is set, readable without the lock.
+    pub(crate) cwd_in_famfs: std::sync::atomic::AtomicBool,
     /// The kernel's working directory, cached; None = ask again.
     kernel_cwd: RwLock<Option<String>>,
     /// The O_PATH descriptor every placeholder is a dup of (-1 until the
@@ -91,6 +93,7 @@ impl Vfs {
             mounts,
             fds: FdTable::default(),
             cwd: RwLock::new(None),
+            cwd_in_famfs: std::sync::atomic::AtomicBool::new(false),
             kernel_cwd: RwLock::new(None),
             template: AtomicI32::new(-1),
             mappings: Mappings::default(),
@@ -121,9 +124,15 @@ impl Vfs {
         let abs = crate::path::normalize(pwd, Path::new("/"));
         if let Some((m, rel)) = self.mount_of(&abs) {
             if m.lookup(&rel).is_ok_and(|n| n.is_dir()) {
-                *self.cwd.write() = Some(abs.to_string_lossy().into_owned());
+                self.set_cwd(Some(abs.to_string_lossy().into_owned()));
             }
         }
+    }
+
+    fn set_cwd(&self, cwd: Option<String>) {
+        let mut g = self.cwd.write();
+        self.cwd_in_famfs.store(cwd.is_some(), Ordering::Release);
+        *g = cwd;
     }
 
     /// The working directory if it is inside famfs.
@@ -143,7 +152,7 @@ impl Vfs {
 
     /// The kernel's working directory changed (chdir to a kernel path).
     pub fn left_famfs_cwd(&self) {
-        *self.cwd.write() = None;
+        self.set_cwd(None);
         *self.kernel_cwd.write() = None;
     }
 
@@ -155,7 +164,7 @@ impl Vfs {
         }
         self.creds
             .with(false, |c| stat::permits(&node.meta, true, c, libc::X_OK))?;
-        *self.cwd.write() = Some(fp.abs());
+        self.set_cwd(Some(fp.abs()));
         Ok(())
     }
 
@@ -164,7 +173,7 @@ impl Vfs {
         if !of.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        *self.cwd.write() = Some(of.abs_path());
+        self.set_cwd(Some(of.abs_path()));
         Ok(())
     }
 

@@ -104,6 +104,26 @@ impl Vfs {
             .any(|m| contains(path, m.name.as_bytes()))
     }
 
+    /// True when `path` (relative to `dirfd`) certainly does not lead into
+    /// famfs: the check the shim makes before anything else, with no lock,
+    /// allocation or system call. False means "resolve it".
+    #[inline]
+    pub fn path_is_plain(&self, dirfd: i32, path: &[u8]) -> bool {
+        if self.mounts.is_empty() {
+            return true;
+        }
+        if self.may_name_a_mount(path) {
+            return false;
+        }
+        match path.first() {
+            None | Some(b'/') => true,
+            Some(_) if dirfd == libc::AT_FDCWD => {
+                !self.cwd_in_famfs.load(std::sync::atomic::Ordering::Acquire)
+            }
+            Some(_) => !self.fds.contains(dirfd),
+        }
+    }
+
     /// The mount holding absolute normalised `abs`, and the path within it.
     pub fn mount_of(&self, abs: &Path) -> Option<(Arc<Mount>, String)> {
         self.mount_of_bytes(abs.as_os_str().as_bytes())

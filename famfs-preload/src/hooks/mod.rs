@@ -31,6 +31,12 @@ pub unsafe fn with_path<T>(
     famfs: impl FnOnce(&'static Vfs, FamfsPath) -> SysResult<T>,
     real: impl FnOnce(*const c_char) -> T,
 ) -> T {
+    // SAFETY: forwarded contract.
+    if let Some(p) = unsafe { cstr(path) } {
+        if shim::path_is_plain(dirfd, p) {
+            return real(path);
+        }
+    }
     let mut rewritten: Option<CString> = None;
     let flow = match shim::enter() {
         None => Flow::Pass,
@@ -71,6 +77,9 @@ pub fn with_fd<T>(
     famfs: impl FnOnce(&'static Vfs, Arc<OpenFile>) -> SysResult<T>,
     real: impl FnOnce() -> T,
 ) -> T {
+    if shim::fd_is_plain(fd) {
+        return real();
+    }
     shim::hook(
         |vfs| match vfs.fds.get(fd) {
             None => Flow::Pass,
