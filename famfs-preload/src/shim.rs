@@ -31,11 +31,15 @@ pub fn vfs_if_ready() -> Option<&'static Vfs> {
 
 /// True when descriptor `fd` is certainly not famfs, decided without
 /// touching the per-thread guard (a call into the loader for a shared
-/// library's thread-local): the shim is up and `fd` is not in its table.
+/// library's thread-local) or the descriptor table's lock: the shim is up
+/// and no famfs descriptor is open. Otherwise the hook looks `fd` up once,
+/// inside the shim.
 #[inline]
 pub fn fd_is_plain(fd: libc::c_int) -> bool {
-    VFS.get()
-        .is_some_and(|v| !v.is_active() || !v.fds.contains(fd))
+    fd < 0
+        || VFS
+            .get()
+            .is_some_and(|v| !v.is_active() || v.fds.is_empty())
 }
 
 /// As [`fd_is_plain`] for a path relative to `dirfd`.

@@ -27,6 +27,13 @@ impl FdTable {
         self.slots.read().get(fd as usize).cloned().flatten()
     }
 
+    /// True while no famfs descriptor is open: a lock-free answer to "is
+    /// this descriptor famfs?" for the common case.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
     /// Whether `fd` is a famfs descriptor.
     #[inline]
     pub fn contains(&self, fd: i32) -> bool {

@@ -187,19 +187,21 @@ impl Vfs {
     /// Resolves `path` relative to `dirfd` (AT_FDCWD for the working
     /// directory).
     pub fn resolve(&self, dirfd: i32, path: &[u8]) -> SysResult<Target> {
-        if path.is_empty() || self.mounts.is_empty() {
+        if self.path_is_plain(dirfd, path) {
             return Ok(Target::Kernel);
         }
-        let named = self.may_name_a_mount(path);
-        let (base, rewritten) = if path[0] == b'/' {
-            if !named {
-                return Ok(Target::Kernel);
-            }
+        self.resolve_unplain(dirfd, path)
+    }
+
+    /// [`Vfs::resolve`] for a caller that has just seen
+    /// [`Vfs::path_is_plain`] return false (the shim's hooks check that
+    /// before entering the shim), so the cheap tests are not made twice.
+    pub fn resolve_unplain(&self, dirfd: i32, path: &[u8]) -> SysResult<Target> {
+        let (base, rewritten) = if path.first() == Some(&b'/') {
             (String::from("/"), false)
         } else if dirfd == libc::AT_FDCWD {
             match self.famfs_cwd() {
                 Some(c) => (c, true),
-                None if !named => return Ok(Target::Kernel),
                 None => match self.kernel_cwd() {
                     Some(c) => (c, false),
                     None => return Ok(Target::Kernel),
@@ -210,9 +212,8 @@ impl Vfs {
                 return Err(Errno::ENOTDIR);
             }
             (of.abs_path(), true)
-        } else if !named {
-            return Ok(Target::Kernel);
         } else {
+            // A kernel directory and a path naming a mount: where is it?
             match std::fs::read_link(format!("/proc/self/fd/{dirfd}")) {
                 Ok(p) if p.is_absolute() => (p.to_string_lossy().into_owned(), false),
                 _ => return Ok(Target::Kernel),

@@ -32,30 +32,25 @@ pub unsafe fn with_path<T>(
     real: impl FnOnce(*const c_char) -> T,
 ) -> T {
     // SAFETY: forwarded contract.
-    if let Some(p) = unsafe { cstr(path) } {
-        if shim::path_is_plain(dirfd, p) {
-            return real(path);
-        }
+    let Some(p) = (unsafe { cstr(path) }) else {
+        return real(path);
+    };
+    if shim::path_is_plain(dirfd, p) {
+        return real(path);
     }
     let mut rewritten: Option<CString> = None;
     let flow = match shim::enter() {
         None => Flow::Pass,
-        Some(g) => g.catch(|vfs| {
-            // SAFETY: forwarded contract.
-            let Some(p) = (unsafe { cstr(path) }) else {
-                return Flow::Pass;
-            };
-            match vfs.resolve(dirfd, p) {
-                Err(e) => Flow::Done(Err(e)),
-                Ok(Target::Kernel) => Flow::Pass,
-                Ok(Target::KernelPath(c)) => {
-                    rewritten = Some(c);
-                    Flow::Pass
-                }
-                Ok(Target::Famfs(fp)) => {
-                    tracing::debug!(path = %fp.abs(), "famfs path call");
-                    Flow::Done(famfs(vfs, fp))
-                }
+        Some(g) => g.catch(|vfs| match vfs.resolve_unplain(dirfd, p) {
+            Err(e) => Flow::Done(Err(e)),
+            Ok(Target::Kernel) => Flow::Pass,
+            Ok(Target::KernelPath(c)) => {
+                rewritten = Some(c);
+                Flow::Pass
+            }
+            Ok(Target::Famfs(fp)) => {
+                tracing::debug!(path = %fp.abs(), "famfs path call");
+                Flow::Done(famfs(vfs, fp))
             }
         }),
     };
