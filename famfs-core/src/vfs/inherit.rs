@@ -278,16 +278,9 @@ impl Vfs {
         // SAFETY: the page holds an OfdState at offset 0.
         let status = unsafe { (*page.state()).status.load(Ordering::Acquire) } as i32;
         let of = self.open_file(mount, rel, info, accmode | status)?;
-        of.move_state_shared(page.state());
+        // The page already holds the inherited offset: point at it as is.
+        of.set_state_ptr(page.state());
         *of.durable.lock() = Some(page);
         Ok(Arc::new(of))
-    }
-}
-
-impl OpenFile {
-    /// Points the state at an existing shared page without copying into it
-    /// (the page already holds the inherited offset).
-    fn move_state_shared(&self, to: *mut OfdState) {
-        self.set_state_ptr(to);
     }
 }

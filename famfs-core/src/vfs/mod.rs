@@ -231,7 +231,7 @@ impl Vfs {
     ) -> SysResult<OpenFile> {
         let acc = flags & libc::O_ACCMODE;
         let kind = match &info.kind {
-            InfoKind::Dir { .. } => OpenKind::Dir(parking_lot::Mutex::new(None)),
+            InfoKind::Dir => OpenKind::Dir(parking_lot::Mutex::new(None)),
             InfoKind::File { size, error, .. } => {
                 if let Some(why) = error {
                     tracing::warn!(mount = %mount.mountpoint, rel, why, "file has a bad fmap; refusing it");
@@ -323,23 +323,14 @@ impl Vfs {
         Ok(stat::statx(&fp.mount, &self.lookup(fp)?))
     }
 
-    /// What `fstat` reports for an open file: a file's never changes; a
-    /// directory is looked up again so its link count is current.
-    fn info_of(&self, of: &OpenFile) -> SysResult<NodeInfo> {
-        if of.is_dir() {
-            of.mount.lookup(&of.rel)
-        } else {
-            Ok(of.info.clone())
-        }
-    }
-
-    /// `fstat` of an open famfs file.
+    /// `fstat` of an open famfs file: what it was opened as (a file's size
+    /// and owner never change; a directory's link count is counted now).
     pub fn fstat(&self, of: &OpenFile) -> SysResult<libc::stat> {
-        Ok(stat::stat(&of.mount, &self.info_of(of)?))
+        Ok(stat::stat(&of.mount, &of.info))
     }
 
     pub fn fstatx(&self, of: &OpenFile) -> SysResult<libc::statx> {
-        Ok(stat::statx(&of.mount, &self.info_of(of)?))
+        Ok(stat::statx(&of.mount, &of.info))
     }
 
     /// `access`/`faccessat`: `effective` for AT_EACCESS and euidaccess.

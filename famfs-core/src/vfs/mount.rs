@@ -23,10 +23,7 @@ pub struct NodeInfo {
 
 #[derive(Debug, Clone)]
 pub enum InfoKind {
-    Dir {
-        /// Subdirectories, for st_nlink.
-        subdirs: u64,
-    },
+    Dir,
     File {
         size: u64,
         allocated: u64,
@@ -38,7 +35,7 @@ pub enum InfoKind {
 impl NodeInfo {
     fn of(node: &Node) -> NodeInfo {
         let kind = match &node.kind {
-            NodeKind::Dir { .. } => InfoKind::Dir { subdirs: 0 },
+            NodeKind::Dir { .. } => InfoKind::Dir,
             NodeKind::File(f) => InfoKind::File {
                 size: f.size,
                 allocated: f.fmap.allocated_bytes(),
@@ -53,7 +50,7 @@ impl NodeInfo {
     }
 
     pub fn is_dir(&self) -> bool {
-        matches!(self.kind, InfoKind::Dir { .. })
+        matches!(self.kind, InfoKind::Dir)
     }
 }
 
@@ -172,17 +169,26 @@ impl Mount {
 
     fn lookup_now(&self, rel: &str) -> SysResult<NodeInfo> {
         self.with_fs(|fs| {
-            let ns = fs.replay().namespace();
-            let node = ns.lookup(rel).map_err(|e| errno_of(&e))?;
-            let mut info = NodeInfo::of(node);
-            if let InfoKind::Dir { subdirs } = &mut info.kind {
-                *subdirs = ns
-                    .children(node.ino)
-                    .map(|c| c.filter(|(_, n)| n.is_dir()).count() as u64)
-                    .unwrap_or(0);
-            }
-            Ok(info)
+            let node = fs
+                .replay()
+                .namespace()
+                .lookup(rel)
+                .map_err(|e| errno_of(&e))?;
+            Ok(NodeInfo::of(node))
         })
+    }
+
+    /// Subdirectories of directory `ino` (its st_nlink is 2 + this). Only
+    /// stat asks: counting is linear in the directory's entries.
+    pub fn subdirs(&self, ino: Ino) -> u64 {
+        self.with_fs(|fs| {
+            let ns = fs.replay().namespace();
+            Ok(ns
+                .children(ino)
+                .map(|c| c.filter(|(_, n)| n.is_dir()).count() as u64)
+                .unwrap_or(0))
+        })
+        .unwrap_or(0)
     }
 
     /// The fmap of file `ino` (for opening it; lookups leave it out).

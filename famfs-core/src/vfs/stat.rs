@@ -26,9 +26,9 @@ pub fn stat(mount: &Mount, node: &NodeInfo) -> libc::stat {
     st.st_mtime = t;
     st.st_ctime = t;
     match &node.kind {
-        InfoKind::Dir { subdirs } => {
+        InfoKind::Dir => {
             st.st_mode = libc::S_IFDIR | (node.meta.mode & 0o7777);
-            st.st_nlink = 2 + subdirs;
+            st.st_nlink = 2 + mount.subdirs(node.ino);
         }
         InfoKind::File {
             size, allocated, ..

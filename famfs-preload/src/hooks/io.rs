@@ -465,7 +465,7 @@ fn truncate_famfs(
     len: i64,
 ) -> SysResult<c_int> {
     match vfs.lookup(fp)?.kind {
-        famfs_core::vfs::InfoKind::Dir { .. } => Err(Errno::EISDIR),
+        famfs_core::vfs::InfoKind::Dir => Err(Errno::EISDIR),
         famfs_core::vfs::InfoKind::File { size, .. } if size as i64 == len => Ok(0),
         _ => Err(Errno::EPERM),
     }
