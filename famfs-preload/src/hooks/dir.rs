@@ -118,16 +118,19 @@ hook! {
     }
 }
 
-/// readdir on a famfs stream: NULL at the end with errno unchanged. A
-/// panic is EIO, like every hook body's.
+/// readdir on a famfs stream, served inside the shim like every hook body
+/// (a panic is EIO): NULL at the end with errno unchanged.
 fn readdir_famfs(d: &mut FamfsDir) -> SysResult<*mut dirent64> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| readdir_next(d)))
-        .unwrap_or(Err(Errno::EIO))
+    match shim::enter().map(|g| g.catch(|vfs| Flow::Done(readdir_next(vfs, d)))) {
+        Some(Flow::Done(r)) => r,
+        // A shim stream read from the shim's own code: not ours to serve.
+        None | Some(Flow::Pass) => Err(Errno::EBADF),
+    }
 }
 
-fn readdir_next(d: &mut FamfsDir) -> SysResult<*mut dirent64> {
-    let vfs_of = famfs_of(d).ok_or(Errno::EBADF)?;
-    match next_entry(&vfs_of)? {
+fn readdir_next(vfs: &Vfs, d: &mut FamfsDir) -> SysResult<*mut dirent64> {
+    let of = vfs.fds.get(d.fd).ok_or(Errno::EBADF)?;
+    match next_entry(&of)? {
         Some((e, pos)) => {
             fill(&mut d.entry, &e, pos);
             Ok(&mut d.entry)
