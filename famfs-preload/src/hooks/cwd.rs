@@ -33,9 +33,9 @@ hook! {
     }
 }
 
-/// Copies `s` into the caller's buffer, or a malloc'd one (glibc's
+/// Copies a path `s` into the caller's buffer, or a malloc'd one (glibc's
 /// extension for a NULL buffer).
-fn cwd_into(s: &str, buf: *mut c_char, size: size_t) -> SysResult<*mut c_char> {
+fn copy_path_out(s: &str, buf: *mut c_char, size: size_t) -> SysResult<*mut c_char> {
     let need = s.len() + 1;
     let out = if buf.is_null() {
         let n = if size == 0 { need } else { size };
@@ -70,7 +70,7 @@ hook! {
         shim::hook(
             |vfs| match vfs.famfs_cwd() {
                 None => Flow::Pass,
-                Some(c) => Flow::Done(cwd_into(&c, buf, size)),
+                Some(c) => Flow::Done(copy_path_out(&c, buf, size)),
             },
             || real!(getcwd)(buf, size),
             std::ptr::null_mut(),
@@ -83,7 +83,7 @@ hook! {
         shim::hook(
             |vfs| match vfs.famfs_cwd() {
                 None => Flow::Pass,
-                Some(c) => Flow::Done(cwd_into(&c, std::ptr::null_mut(), 0)),
+                Some(c) => Flow::Done(copy_path_out(&c, std::ptr::null_mut(), 0)),
             },
             || real!(get_current_dir_name)(),
             std::ptr::null_mut(),
@@ -98,7 +98,7 @@ fn realpath_famfs(vfs: &Vfs, fp: FamfsPath, out: *mut c_char) -> SysResult<*mut 
     if abs.len() >= libc::PATH_MAX as usize {
         return Err(Errno::ENAMETOOLONG);
     }
-    cwd_into(
+    copy_path_out(
         &abs,
         out,
         if out.is_null() {
