@@ -9,6 +9,17 @@ use famfs_core::Result;
 
 use crate::console::{outln, CliResult, Console};
 
+/// `log entries: USED/CAPACITY`, as fsck and logplay both report it.
+pub fn print_log_usage(con: &mut Console, header: &famfs_core::format::LogHeader) -> CliResult {
+    outln!(
+        con,
+        "log entries: {}/{}",
+        header.next_index,
+        header.capacity()
+    );
+    Ok(())
+}
+
 /// What replay built, as fsck and logplay both report it.
 pub fn print_counts(con: &mut Console, replay: &Replay) -> CliResult {
     let stats = replay.stats();

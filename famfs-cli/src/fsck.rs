@@ -74,12 +74,7 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
         .log_header()
         .map_err(|e| target::device_error(&device, e))?;
     let replay = fs.replay();
-    outln!(
-        con,
-        "log entries: {}/{}",
-        header.next_index,
-        header.capacity()
-    );
+    entries::print_log_usage(con, &header)?;
     outln!(con, "log offset: {:#x}", sb.log_offset);
     outln!(con, "log length: {}", sb.log_len);
     if a.verbose {

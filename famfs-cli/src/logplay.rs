@@ -20,12 +20,7 @@ pub fn run(a: &LogplayArgs, con: &mut Console) -> CliResult {
         list(&fs, a, con)?;
     }
     let replay = fs.replay();
-    outln!(
-        con,
-        "log entries: {}/{}",
-        header.next_index,
-        header.capacity()
-    );
+    entries::print_log_usage(con, &header)?;
     entries::print_counts(con, replay)?;
     let problems: Vec<_> = entries::problems(replay).collect();
     outln!(con, "problems: {}", problems.len());
