@@ -19,45 +19,8 @@
 
 use famfs_tests::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-
-/// Compiles `tests/c/shim_test.c` into `dir`; returns the executable.
-/// Panics with the compiler's output if it fails.
-fn compile(dir: &Path) -> PathBuf {
-    let src = workspace_root().join("tests/c/shim_test.c");
-    let exe = dir.join("shim_test");
-    let cc = std::env::var("CC")
-        .ok()
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "cc".into());
-    let mut cmd = Command::new(&cc);
-    cmd.args([
-        "-D_GNU_SOURCE",
-        "-pthread",
-        "-Wall",
-        "-Wextra",
-        "-O1",
-        "-g",
-        "-o",
-    ])
-    .arg(&exe)
-    .arg(&src);
-    let out = match Command::new(&cc).arg("--version").output() {
-        Ok(_) => run(cmd),
-        Err(e) => panic!("no C compiler `{cc}` ({e}); install one (apt-get install gcc) or set CC"),
-    };
-    assert!(
-        out.success(),
-        "compiling {} failed:\n{}",
-        src.display(),
-        out.describe()
-    );
-    if !out.stderr.trim().is_empty() {
-        eprintln!("compiler warnings for {}:\n{}", src.display(), out.stderr);
-    }
-    exe
-}
 
 /// A text file of numbered lines.
 fn text(lines: usize, tag: &str) -> Vec<u8> {
@@ -145,7 +108,7 @@ fn c_program_calls_every_hooked_entry_point() {
         .prefix("famfs-shim-c-")
         .tempdir()
         .expect("tempdir");
-    let exe = compile(build.path());
+    let exe = compile_c("shim_test", build.path(), &[]);
     let env = Env::new();
     let (r, tree) = fixture(&env);
 

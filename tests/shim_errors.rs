@@ -85,13 +85,7 @@ fn application_sigbus_handler_is_chained() {
     let src = env.dir().join("data.bin");
     write_file(&src, &pattern(9, (2 * MIB) as usize), 0o644);
     env.ok(&["cp", src.to_str().unwrap(), &r.p("a.bin")]);
-    let exe = env.dir().join("sigbus_chain");
-    let mut cc = std::process::Command::new("cc");
-    cc.args(["-O1", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(workspace_root().join("tests/c/sigbus_chain.c"));
-    let built = run(cc);
-    assert!(built.success(), "{}", built.describe());
+    let exe = compile_c("sigbus_chain", env.dir(), &["-Werror"]);
     let out = run(env.shim(&exe, &[&r.p("a.bin"), r.dev_str(), &META_LEN.to_string()]));
     assert!(out.success(), "{}", out.describe());
     assert_eq!(

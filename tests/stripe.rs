@@ -4,28 +4,21 @@
 //! collision), mount defaults, and the parameter rules.
 
 use famfs_tests::*;
+use rand::{Rng, SeedableRng};
 
 const GIB: u64 = 1 << 30;
-
-/// splitmix64: deterministic sizes and seeds for the test.
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 #[test]
 fn stripe_test_fills_an_8g_region_with_interleaved_files() {
     let env = Env::new();
     let r = env.region("8g");
-    let mut st = 0x5eed_u64;
+    // Deterministic sizes and seeds, so a failure reproduces.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let mut files: Vec<(String, u32, u64)> = Vec::new();
     loop {
         // Random sizes from 2 MiB to 512 MiB, not chunk-aligned.
-        let size = 2 * MIB + next(&mut st) % (510 * MIB) + next(&mut st) % 4096;
-        let seed = (next(&mut st) % u64::from(u32::MAX)) as u32;
+        let size = rng.gen_range(2 * MIB..512 * MIB) + rng.gen_range(0..4096);
+        let seed: u32 = rng.gen();
         let path = r.p(&format!("f{:03}", files.len()));
         let out = env.famfs(&[
             "creat",
@@ -36,7 +29,7 @@ fn stripe_test_fills_an_8g_region_with_interleaved_files() {
             "-C",
             "2m",
             "--stripe-seed",
-            &next(&mut st).to_string(),
+            &rng.gen::<u64>().to_string(),
             "-S",
             &seed.to_string(),
             "-s",

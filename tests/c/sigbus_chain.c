@@ -5,7 +5,9 @@
  *
  * usage: sigbus_chain FAMFS_FILE REGION_FILE META_LEN
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>

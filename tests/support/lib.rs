@@ -96,6 +96,38 @@ pub fn preload_lib() -> &'static Path {
     LIB.get_or_init(|| built_artifact("FAMFS_PRELOAD", "libfamfs.so", "famfs-preload"))
 }
 
+/// Compiles the test program `tests/c/NAME.c` into `dir` with `$CC` (else
+/// `cc`), `-D_GNU_SOURCE -pthread -Wall -Wextra -O1 -g` and `extra` flags;
+/// returns the executable. Panics with the compiler's output on failure.
+pub fn compile_c(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
+    let src = workspace_root().join(format!("tests/c/{name}.c"));
+    let exe = dir.join(name);
+    let cc = std::env::var("CC")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "cc".into());
+    if let Err(e) = Command::new(&cc).arg("--version").output() {
+        panic!("no C compiler `{cc}` ({e}); install one (apt-get install gcc) or set CC");
+    }
+    let mut cmd = Command::new(&cc);
+    cmd.args(["-D_GNU_SOURCE", "-pthread", "-Wall", "-Wextra", "-O1", "-g"])
+        .args(extra)
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src);
+    let out = run(cmd);
+    assert!(
+        out.success(),
+        "compiling {} failed:\n{}",
+        src.display(),
+        out.describe()
+    );
+    if !out.stderr.trim().is_empty() {
+        eprintln!("compiler warnings for {}:\n{}", src.display(), out.stderr);
+    }
+    exe
+}
+
 // ---------------------------------------------------------------------------
 // Unique names and uuids
 
