@@ -13,6 +13,7 @@
 //! in between.
 
 use crate::stats::median;
+use rand::{Rng, SeedableRng};
 use std::ffi::CString;
 use std::time::Instant;
 
@@ -102,16 +103,16 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     })
 }
 
-/// A small, fixed-seed generator (splitmix64) for the random offsets.
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+/// Times `reps` samples of `body`, each covering `per` operations;
+/// returns seconds per operation for each sample.
+fn sample(reps: usize, per: usize, mut body: impl FnMut()) -> Vec<f64> {
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            body();
+            t.elapsed().as_secs_f64() / per as f64
+        })
+        .collect()
 }
 
 /// Runs one worker mode; `args` follow `--worker`.
@@ -138,13 +139,7 @@ pub fn run(args: &[String]) -> ! {
                 }
             };
             assert_eq!(pass(&mut buf), size, "warm-up pass short");
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
-                let n = pass(&mut buf);
-                samples.push(t.elapsed().as_secs_f64());
-                assert_eq!(n, size, "short pass");
-            }
+            let samples = sample(reps, 1, || assert_eq!(pass(&mut buf), size, "short pass"));
             close(fd);
             report(&samples);
         }
@@ -182,12 +177,9 @@ pub fn run(args: &[String]) -> ! {
                 }
             };
             pass(&mut buf);
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
+            let samples = sample(reps, 1, || {
                 pass(&mut buf);
-                samples.push(t.elapsed().as_secs_f64());
-            }
+            });
             // SAFETY: unmapping what was mapped above.
             unsafe { libc::munmap(p, len) };
             close(fd);
@@ -204,13 +196,12 @@ pub fn run(args: &[String]) -> ! {
             let size = file_size(fd, &path);
             pread_all(fd, &mut buf, size, &path);
             let blocks = size / BLOCK as u64;
-            let mut rng = SplitMix(0x5eed);
+            // Fixed seed: the same offsets in every run.
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
             let offs: Vec<i64> = (0..ops)
-                .map(|_| ((rng.next() % blocks) * BLOCK as u64) as i64)
+                .map(|_| (rng.gen_range(0..blocks) * BLOCK as u64) as i64)
                 .collect();
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
+            let samples = sample(reps, ops, || {
                 for &o in &offs {
                     // SAFETY: buf holds at least BLOCK bytes.
                     let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), BLOCK, o) };
@@ -218,8 +209,7 @@ pub fn run(args: &[String]) -> ! {
                         die("pread", &path);
                     }
                 }
-                samples.push(t.elapsed().as_secs_f64() / ops as f64);
-            }
+            });
             close(fd);
             report(&samples);
         }
@@ -254,14 +244,11 @@ pub fn run(args: &[String]) -> ! {
             for _ in 0..ops.min(1000) {
                 one(&mut st);
             }
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
+            let samples = sample(reps, ops, || {
                 for _ in 0..ops {
                     one(&mut st);
                 }
-                samples.push(t.elapsed().as_secs_f64() / ops as f64);
-            }
+            });
             std::hint::black_box(st.st_size);
             report(&samples);
         }
@@ -302,12 +289,9 @@ pub fn run(args: &[String]) -> ! {
                 std::hint::black_box(sum);
             };
             cycle();
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
+            let samples = sample(reps, 1, || {
                 cycle();
-                samples.push(t.elapsed().as_secs_f64());
-            }
+            });
             report(&samples);
         }
         // plainio DIR NFILES OPS REPS: open + read(4 KiB) + close of the
@@ -335,14 +319,11 @@ pub fn run(args: &[String]) -> ! {
             for i in 0..ops.min(1000) {
                 one(i, &mut buf);
             }
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
+            let samples = sample(reps, ops, || {
                 for i in 0..ops {
                     one(i, &mut buf);
                 }
-                samples.push(t.elapsed().as_secs_f64() / ops as f64);
-            }
+            });
             report(&samples);
         }
         // readfile PATH ITERS REPS: ITERS times open + read() in BUF pieces
@@ -358,14 +339,11 @@ pub fn run(args: &[String]) -> ! {
                 n
             };
             once(&mut buf);
-            let mut samples = Vec::with_capacity(reps);
-            for _ in 0..reps {
-                let t = Instant::now();
+            let samples = sample(reps, iters, || {
                 for _ in 0..iters {
                     std::hint::black_box(once(&mut buf));
                 }
-                samples.push(t.elapsed().as_secs_f64() / iters as f64);
-            }
+            });
             report(&samples);
         }
         // replay DEVICE: one Famfs::open (map, superblock, full replay) in
