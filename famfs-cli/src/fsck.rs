@@ -98,6 +98,8 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
         );
     }
 
+    devices(con, &fs, &bytes)?;
+
     let problems: Vec<_> = entries::problems(replay).collect();
     let bad: BTreeSet<u64> = problems.iter().map(|p| p.index).collect();
     outln!(con, "bad entries: {}", bad.len());
@@ -127,6 +129,42 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
             if collisions == 1 { "" } else { "s" }
         )))
     }
+}
+
+/// The device table the log built, and where each secondary device was
+/// found among the paths the mount table records for this file system.
+fn devices(con: &mut Console, fs: &Famfs, bytes: &dyn Fn(u64) -> String) -> CliResult {
+    let table: Vec<_> = fs.replay().devices().cloned().collect();
+    if table.len() < 2 {
+        return Ok(());
+    }
+    if let Ok(mounts) = famfs_core::mounts::MountTable::load() {
+        for m in mounts
+            .entries
+            .iter()
+            .filter(|m| m.fs_uuid == fs.superblock().uuid)
+        {
+            fs.add_device_paths(m.secondary_devices());
+        }
+    }
+    outln!(con, "devices: {}", table.len());
+    for d in &table {
+        let place = match d.index {
+            0 => format!("{} (primary)", fs.device().path().display()),
+            _ => match fs.acquire_device(d.index) {
+                Ok(dev) => dev.path().display().to_string(),
+                Err(_) => "not found (no recorded path holds it)".to_string(),
+            },
+        };
+        outln!(
+            con,
+            "device {}: uuid {}, size {}, {place}",
+            d.index,
+            d.uuid,
+            bytes(d.size)
+        );
+    }
+    Ok(())
 }
 
 /// `fsck -B N`: how free space is spread over N buckets (what interleaved

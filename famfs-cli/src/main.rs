@@ -13,6 +13,7 @@
 mod console;
 mod cp;
 mod creat;
+mod devadd;
 mod entries;
 mod fsck;
 mod logplay;
@@ -52,6 +53,8 @@ enum Command {
     Mount(MountArgs),
     /// Remove a mount from the mount table.
     Umount(UmountArgs),
+    /// Add a device (devdax or simulated region) to a mounted file system.
+    Devadd(DevaddArgs),
     /// List the mounts in the mount table.
     Mounts,
     /// Create directories.
@@ -84,6 +87,7 @@ impl Command {
             Command::Mkfs(_) => "mkfs",
             Command::Mount(_) => "mount",
             Command::Umount(_) => "umount",
+            Command::Devadd(_) => "devadd",
             Command::Mounts => "mounts",
             Command::Mkdir(_) => "mkdir",
             Command::Creat(_) => "creat",
@@ -165,6 +169,27 @@ pub struct MountArgs {
     /// Default placement of new files: nbuckets=B,nstrips=N,chunk=C
     #[arg(long, value_name = "SPEC")]
     pub stripe: Option<String>,
+    /// Where a secondary device of the file system is (repeatable); each
+    /// is found by its uuid and opened the first time a file needs it
+    #[arg(long = "device", value_name = "PATH")]
+    pub devices: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevaddArgs {
+    /// Overwrite a famfs superblock the device already holds
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Create DEVICE as a sparse simulated region of this size first
+    #[arg(short = 's', long, value_parser = size::parse)]
+    pub size: Option<u64>,
+    /// Device uuid to record (test aid; default: random)
+    #[arg(long)]
+    pub dev_uuid: Option<Uuid>,
+    /// Mount point of the file system
+    pub mountpoint: PathBuf,
+    /// Devdax device or simulated region file to add
+    pub device: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -214,9 +239,12 @@ pub struct StripeArgs {
     /// Chunk size (k, m, g; a power of two, a multiple of 2 MiB)
     #[arg(short = 'C', long, value_parser = size::parse)]
     pub chunk: Option<u64>,
-    /// Seed for the bucket order, for reproducible placement
+    /// Seed for the device and bucket order, for reproducible placement
     #[arg(long = "stripe-seed")]
     pub stripe_seed: Option<u64>,
+    /// Devices an interleaved file's strips go to: all, or N chosen at random
+    #[arg(long, value_name = "all|N")]
+    pub devices: Option<famfs_core::stripe::DeviceCount>,
 }
 
 impl StripeArgs {
@@ -235,6 +263,7 @@ impl StripeArgs {
         Ok(famfs_core::famfs::Placement {
             stripe,
             seed: self.stripe_seed,
+            devices: self.devices.unwrap_or_default(),
         })
     }
 }
@@ -354,6 +383,7 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
         Command::Mkfs(a) => mkfs::run(a, con),
         Command::Mount(a) => mount::mount(a, con),
         Command::Umount(a) => mount::umount(a),
+        Command::Devadd(a) => devadd::run(a, con),
         Command::Mounts => mount::list(con),
         Command::Mkdir(a) => mkdir::run(a, con),
         Command::Creat(a) => creat::run(a, con),

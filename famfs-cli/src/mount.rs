@@ -6,13 +6,13 @@
 
 use crate::console::{outln, CliError, CliResult, Console};
 use crate::{entries, size, target, MountArgs, UmountArgs};
-use famfs_core::dax::{Access, DeviceKind};
+use famfs_core::dax::{Access, DaxDevice, DeviceKind};
 use famfs_core::famfs::Famfs;
 use famfs_core::mounts::{MountEntry, MountTable};
 use famfs_core::stripe::StripeParams;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub fn mount(a: &MountArgs, _con: &mut Console) -> CliResult {
+pub fn mount(a: &MountArgs, con: &mut Console) -> CliResult {
     let device = std::fs::canonicalize(&a.device)
         .map_err(|e| CliError::Msg(format!("{}: {e}", a.device.display())))?;
     let mountpoint = target::absolute(&a.mountpoint)?;
@@ -43,15 +43,45 @@ pub fn mount(a: &MountArgs, _con: &mut Console) -> CliResult {
     let mount_time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let entry = MountEntry {
+    let mut entry = MountEntry {
         mountpoint,
         device,
         fs_uuid: fs.superblock().uuid,
         mount_time,
         options,
     };
+    for d in &a.devices {
+        let path = secondary_path(&fs, d)?;
+        entry.add_device_path(&path)?;
+    }
+    fs.add_device_paths(entry.secondary_devices());
+    for info in fs.replay().devices().filter(|d| d.index != 0) {
+        if let Err(e) = fs.acquire_device(info.index) {
+            con.error(&format!(
+                "warning: {e}; files on it will fail with EIO until it is given \
+                 (umount, then mount with --device PATH)"
+            ));
+        }
+    }
     MountTable::update(|t| t.add(entry))?;
     Ok(())
+}
+
+/// Checks that `given` is a secondary device of `fs` that its log records;
+/// returns its canonical path for the mount table.
+fn secondary_path(fs: &Famfs, given: &std::path::Path) -> CliResult<std::path::PathBuf> {
+    let path = std::fs::canonicalize(given)
+        .map_err(|e| CliError::Msg(format!("--device {}: {e}", given.display())))?;
+    let dev = DaxDevice::open(&path, Access::ReadOnly)?;
+    let sb = famfs_core::device_set::check_secondary(&dev, fs.superblock().uuid)?;
+    if !fs.replay().devices().any(|d| d.uuid == sb.dev_uuid) {
+        return Err(CliError::Msg(format!(
+            "--device {}: device {} is not in the file system's log (famfs devadd adds it)",
+            path.display(),
+            sb.dev_uuid
+        )));
+    }
+    Ok(path)
 }
 
 pub fn umount(a: &UmountArgs) -> CliResult {
@@ -79,6 +109,9 @@ pub fn list(con: &mut Console) -> CliResult {
                 ),
             }
         );
+        for d in m.secondary_devices() {
+            outln!(con, "  device {}", d.display());
+        }
     }
     Ok(())
 }

@@ -1,14 +1,15 @@
 //! Capacity arithmetic shared by `df` and `fsck`, kept in one place.
 //!
-//! Capacity is what files can ever occupy on the primary device: its whole
-//! allocation units less the metadata (superblock region and log).
+//! Capacity is what files can ever occupy: the whole allocation units of
+//! every device less the metadata (on the primary the superblock region
+//! and log, on a secondary device its superblock region).
 //! Allocated is the units the log's files claim (each counted once, even
 //! when two files collide on it); free is the rest.
 
 use famfs_core::alloc::Bitmap;
 use famfs_core::famfs::Famfs;
 
-/// Space on a file system's primary device, in bytes.
+/// Space on a file system's devices, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Space {
     pub capacity: u64,
@@ -17,16 +18,28 @@ pub struct Space {
 }
 
 impl Space {
-    /// Space on `fs`'s primary device as replay found it.
+    /// Space on all of `fs`'s devices as replay found it.
     pub fn of(fs: &Famfs) -> Space {
-        match fs.replay().bitmap(0) {
-            Some(b) => Self::from_bitmap(b, fs.superblock().metadata_end()),
-            None => Space {
-                capacity: 0,
-                allocated: 0,
-                free: 0,
-            },
+        let replay = fs.replay();
+        let mut total = Space {
+            capacity: 0,
+            allocated: 0,
+            free: 0,
+        };
+        for d in replay.devices() {
+            let Some(b) = replay.bitmap(d.index) else {
+                continue;
+            };
+            let metadata = match d.index {
+                0 => fs.superblock().metadata_end(),
+                _ => famfs_core::format::SUPERBLOCK_REGION,
+            };
+            let s = Self::from_bitmap(b, metadata);
+            total.capacity += s.capacity;
+            total.allocated += s.allocated;
+            total.free += s.free;
         }
+        total
     }
 
     /// Space from a bitmap whose first `metadata_end` bytes are metadata.

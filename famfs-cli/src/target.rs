@@ -152,6 +152,7 @@ pub fn open_mount(mount: &MountEntry, access: Access) -> CliResult<Famfs> {
             mount.device.display()
         )));
     }
+    fs.add_device_paths(mount.secondary_devices());
     Ok(fs)
 }
 

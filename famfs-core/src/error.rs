@@ -92,6 +92,12 @@ pub enum Error {
     BadDevice { path: PathBuf, reason: String },
     #[error("{path}: device is {size} bytes; famfs needs at least {min} bytes")]
     DeviceTooSmall { path: PathBuf, size: u64, min: u64 },
+    #[error("device {index} (uuid {uuid}) is not available: {why}")]
+    DeviceMissing {
+        index: u32,
+        uuid: uuid::Uuid,
+        why: String,
+    },
     #[error("{path}: device was mapped read-only")]
     ReadOnly { path: PathBuf },
     #[error("this host ({host}) is a client; only the master ({master}) may append to the log")]

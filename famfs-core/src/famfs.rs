@@ -8,12 +8,13 @@
 //! and a failure at any step leaves the log and allocation untouched.
 
 use crate::dax::{Access, DaxDevice, DeviceKind};
+use crate::device_set::DeviceSet;
 use crate::error::{Error, Result};
 use crate::fmap::Fmap;
 use crate::format::{
     last_index_for, log_off, FileEntry, LogEntry, LogHeader, MkdirEntry, Superblock,
     DEFAULT_LOG_LEN, FILE_FLAG_ALL_RW, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET,
-    SUPERBLOCK_SIZE,
+    SB_FLAG_SECONDARY, SUPERBLOCK_SIZE,
 };
 use crate::host::{self, Role};
 use crate::namespace::{Ino, Meta, Node};
@@ -147,6 +148,15 @@ pub fn mkfs(dev: &DaxDevice, opts: &MkfsOptions) -> Result<Superblock> {
     Ok(sb)
 }
 
+/// True when both open files are the same device or region.
+fn same_file(a: &std::fs::File, b: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino(), x.rdev()) == (y.dev(), y.ino(), y.rdev()),
+        _ => false,
+    }
+}
+
 /// The name mkfs records for a device: its canonical path when that fits
 /// the superblock's 63 bytes, else as many trailing components as fit (the
 /// name is informational; a long region path must not make mkfs fail).
@@ -208,9 +218,9 @@ impl Created {
     }
 }
 
-/// Bounds-checked access to one file's bytes on the device.
+/// Bounds-checked access to one file's bytes on its devices.
 pub struct FileIo<'a> {
-    dev: &'a DaxDevice,
+    devices: &'a DeviceSet,
     fmap: &'a Fmap,
     size: u64,
 }
@@ -220,15 +230,16 @@ impl<'a> FileIo<'a> {
         self.size
     }
 
+    /// Device `devindex`, which [`Famfs::acquire_devices`] opened before
+    /// this `FileIo` was made.
     fn device(&self, devindex: u32) -> Result<&'a DaxDevice> {
-        if devindex == 0 {
-            Ok(self.dev)
-        } else {
-            Err(Error::BadDevice {
-                path: self.dev.path().to_path_buf(),
-                reason: format!("extent on device index {devindex}, which is not available"),
+        self.devices
+            .get(devindex)
+            .map(|d| &**d)
+            .ok_or_else(|| Error::BadDevice {
+                path: self.devices.primary().path().to_path_buf(),
+                reason: format!("extent on device index {devindex}, which is not open"),
             })
-        }
     }
 
     /// Reads up to `buf.len()` bytes at `off`; 0 at or past EOF.
@@ -268,7 +279,7 @@ impl<'a> FileIo<'a> {
 
 /// An open famfs file system.
 pub struct Famfs {
-    dev: Arc<DaxDevice>,
+    devices: DeviceSet,
     sb: Superblock,
     replay: Replay,
 }
@@ -276,7 +287,7 @@ pub struct Famfs {
 impl std::fmt::Debug for Famfs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Famfs")
-            .field("device", &self.dev.path())
+            .field("devices", &self.devices)
             .field("uuid", &self.sb.uuid)
             .field("applied", &self.replay.applied())
             .finish()
@@ -301,6 +312,16 @@ impl Famfs {
     pub fn from_device(dev: DaxDevice) -> Result<Famfs> {
         let sb = read_superblock(&dev)?;
         sb.check_device_size(dev.size())?;
+        if sb.flags & SB_FLAG_SECONDARY != 0 {
+            return Err(Error::BadDevice {
+                path: dev.path().to_path_buf(),
+                reason: format!(
+                    "is a secondary device (uuid {}) of file system {}: \
+                     mount the file system's primary device",
+                    sb.dev_uuid, sb.uuid
+                ),
+            });
+        }
         let size = if sb.dev_size == 0 {
             dev.size()
         } else {
@@ -310,20 +331,48 @@ impl Famfs {
         replay.read_header(&dev)?;
         replay.catch_up(&dev)?;
         Ok(Famfs {
-            dev: Arc::new(dev),
+            devices: DeviceSet::new(Arc::new(dev), sb.uuid),
             sb,
             replay,
         })
     }
 
+    /// The primary device (index 0), which holds the log.
     pub fn device(&self) -> &DaxDevice {
-        &self.dev
+        self.devices.primary()
     }
 
-    /// The device mapping, shared with open files that outlive a borrow of
-    /// `self` (the shim's file handles).
+    /// The primary device mapping, shared with open files that outlive a
+    /// borrow of `self` (the shim's file handles).
     pub fn device_arc(&self) -> &Arc<DaxDevice> {
-        &self.dev
+        self.devices.primary()
+    }
+
+    /// Every device of the file system, opened lazily.
+    pub fn devices(&self) -> &DeviceSet {
+        &self.devices
+    }
+
+    /// Adds paths where secondary devices may be found.
+    pub fn add_device_paths<P: AsRef<Path>>(&self, paths: impl IntoIterator<Item = P>) {
+        self.devices.add_candidates(paths);
+    }
+
+    /// Opens (once) every device `fmap` references. A device the log does
+    /// not know, or one that cannot be found, is an error naming it.
+    pub fn acquire_devices(&self, fmap: &Fmap) -> Result<()> {
+        for index in fmap.device_indexes() {
+            self.acquire_device(index)?;
+        }
+        Ok(())
+    }
+
+    /// Device `index` of the table, opened the first time it is needed.
+    pub fn acquire_device(&self, index: u32) -> Result<&Arc<DaxDevice>> {
+        let info = self.replay.device(index).ok_or_else(|| {
+            Error::InvalidFmap(format!("device index {index} is not in the device table"))
+        })?;
+        self.devices.acquire(info)
     }
 
     pub fn superblock(&self) -> &Superblock {
@@ -336,13 +385,13 @@ impl Famfs {
 
     /// The log header as it is on the device now.
     pub fn log_header(&self) -> Result<LogHeader> {
-        self.replay.read_header(&self.dev)
+        self.replay.read_header(self.device())
     }
 
     /// Applies entries appended since the last call (by this or any other
     /// process or host); returns how many.
     pub fn refresh(&mut self) -> Result<u64> {
-        self.replay.catch_up(&self.dev)
+        self.replay.catch_up(self.devices.primary())
     }
 
     /// This host's role, from its system uuid.
@@ -379,8 +428,9 @@ impl Famfs {
         if let Some(why) = &f.error {
             return Err(Error::InvalidFmap(format!("{}: {why}", ns.path_of(ino))));
         }
+        self.acquire_devices(&f.fmap)?;
         Ok(FileIo {
-            dev: &self.dev,
+            devices: &self.devices,
             fmap: &f.fmap,
             size: f.size,
         })
@@ -389,14 +439,14 @@ impl Famfs {
     /// Takes the writer lock, checks this host may append and brings the
     /// namespace up to date. The lock is released when the guard drops.
     fn begin_write(&mut self) -> Result<Flock<std::fs::File>> {
-        if self.dev.access() != Access::ReadWrite {
+        if self.device().access() != Access::ReadWrite {
             return Err(Error::ReadOnly {
-                path: self.dev.path().to_path_buf(),
+                path: self.device().path().to_path_buf(),
             });
         }
         self.require_master()?;
         let file = self
-            .dev
+            .device()
             .file()
             .try_clone()
             .map_err(|e| Error::io("duplicating the device fd", e))?;
@@ -433,8 +483,9 @@ impl Famfs {
         let index = h.next_index;
         let bytes = entry.encode(index)?;
         let at = self.sb.log_offset + LogHeader::entry_offset(index);
-        self.dev.write_at(at, &bytes)?;
-        self.dev.write_back(at, LOG_ENTRY_SIZE)?;
+        let dev = self.devices.primary();
+        dev.write_at(at, &bytes)?;
+        dev.write_back(at, LOG_ENTRY_SIZE)?;
         if std::env::var(FAULT_ENV).as_deref() == Ok("after-entry") {
             // SAFETY: raise has no memory-safety preconditions.
             unsafe { libc::raise(libc::SIGKILL) };
@@ -443,14 +494,111 @@ impl Famfs {
         h.next_seqnum = index + 1;
         h.next_index = index + 1;
         let base = self.sb.log_offset;
-        self.dev
-            .write_u64(base + log_off::NEXT_SEQNUM as u64, h.next_seqnum)?;
-        self.dev
-            .write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
-        self.dev.write_back(base, LOG_HEADER_SIZE)?;
+        dev.write_u64(base + log_off::NEXT_SEQNUM as u64, h.next_seqnum)?;
+        dev.write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
+        dev.write_back(base, LOG_HEADER_SIZE)?;
         tracing::debug!(index, path = entry.relpath(), "log entry appended");
         self.replay.apply(index, entry);
         Ok(index)
+    }
+
+    /// Adds `dev` to the file system (`famfs devadd`): the lowest free
+    /// device index 1..23, a secondary superblock at the device's offset 0
+    /// (flags = secondary, a new device uuid, this file system's uuid), and
+    /// an ADD_DAXDEV log entry. The superblock is written before the entry,
+    /// so a logged device always carries it. A device that already holds a
+    /// famfs superblock is refused unless `force`; this file system's own
+    /// devices are refused always.
+    pub fn add_device(
+        &mut self,
+        dev: DaxDevice,
+        force: bool,
+        dev_uuid: Option<Uuid>,
+    ) -> Result<crate::replay::DeviceInfo> {
+        let size = dev.size();
+        let bad = |reason: String| Error::BadDevice {
+            path: dev.path().to_path_buf(),
+            reason,
+        };
+        if dev.access() != Access::ReadWrite {
+            return Err(Error::ReadOnly {
+                path: dev.path().to_path_buf(),
+            });
+        }
+        let min = if dev.kind() == DeviceKind::Devdax {
+            MIN_DEVICE_SIZE
+        } else {
+            crate::format::SUPERBLOCK_REGION + self.sb.alloc_unit
+        };
+        if size < min {
+            return Err(Error::DeviceTooSmall {
+                path: dev.path().to_path_buf(),
+                size,
+                min,
+            });
+        }
+        if same_file(dev.file(), self.device().file()) {
+            return Err(bad("is this file system's primary device".to_string()));
+        }
+        let _lock = self.begin_write()?;
+        if let Ok(old) = read_superblock(&dev) {
+            let known = self
+                .replay
+                .devices()
+                .find(|d| d.uuid == old.dev_uuid)
+                .map(|d| d.index);
+            let ours = old.uuid == self.sb.uuid;
+            if let (true, Some(i)) = (ours, known) {
+                return Err(bad(format!("is already device {i} of this file system")));
+            }
+            // A secondary superblock of ours that the log never recorded is
+            // what an interrupted devadd leaves: take it over.
+            let orphan = ours && old.flags & SB_FLAG_SECONDARY != 0;
+            if !force && !orphan {
+                return Err(bad(format!(
+                    "already holds a famfs superblock (file system {}, device {}); \
+                     use --force to overwrite it",
+                    old.uuid, old.dev_uuid
+                )));
+            }
+        }
+        let index = (1..crate::fmap::MAX_DAXDEVS)
+            .find(|&i| self.replay.device(i).is_none())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "the device table is full ({} devices)",
+                    crate::fmap::MAX_DAXDEVS
+                ))
+            })?;
+        if self.free_entries()? == 0 {
+            return Err(Error::LogFull {
+                entries: self.log_header()?.capacity(),
+            });
+        }
+        let mut sb = Superblock::new(
+            size,
+            self.sb.log_len,
+            self.sb.uuid,
+            dev_uuid.unwrap_or_else(Uuid::new_v4),
+            self.sb.system_uuid,
+            &device_name(dev.path()),
+        );
+        sb.flags = SB_FLAG_SECONDARY;
+        let sb_bytes = sb.encode()?;
+        zero_range(&dev, 0, crate::format::SUPERBLOCK_REGION)?;
+        dev.write_at(0, &sb_bytes)?;
+        dev.write_back(0, SUPERBLOCK_SIZE as u64)?;
+        self.append(LogEntry::AddDaxdev(crate::format::AddDaxdevEntry {
+            size,
+            uuid: sb.dev_uuid,
+            index,
+        }))?;
+        self.devices.insert(index, Arc::new(dev));
+        Ok(self
+            .replay
+            .device(index)
+            .cloned()
+            .expect("the entry just applied"))
     }
 
     /// Directories that `mkdir relpath` must create, outermost first. An
@@ -560,9 +708,10 @@ impl Famfs {
         placement: &Placement,
         fill: impl FnOnce(&FileIo<'_>) -> Result<()>,
     ) -> Result<Created> {
-        placement
-            .stripe
-            .validate(self.dev.size(), self.dev.kind() == DeviceKind::Simulated)?;
+        placement.stripe.validate(
+            self.device().size(),
+            self.device().kind() == DeviceKind::Simulated,
+        )?;
         crate::path::check_relpath(relpath)?;
         self.refresh()?;
         if let Some(done) = self.existing_file(relpath, size)? {
@@ -583,7 +732,7 @@ impl Famfs {
         }
         let fmap = self.allocate(size, placement)?;
         let io = FileIo {
-            dev: &self.dev,
+            devices: &self.devices,
             fmap: &fmap,
             size,
         };
@@ -605,18 +754,34 @@ impl Famfs {
         Ok(Created::New(self.lookup(relpath)?.ino))
     }
 
-    /// Chooses space for `size` bytes as `placement` asks. Nothing is
-    /// marked: applying the file's log entry does that.
+    /// Chooses space for `size` bytes as `placement` asks, over every
+    /// device of the file system (each opened now: a writer must reach them
+    /// all). Nothing is marked: applying the file's log entry does that.
     fn allocate(&self, size: u64, placement: &Placement) -> Result<Fmap> {
-        let bitmap = self
-            .replay
-            .bitmap(0)
-            .expect("the primary device always has a bitmap");
+        let mut spaces = Vec::new();
+        for info in self.replay.devices() {
+            let dev = self.devices.acquire(info)?;
+            placement
+                .stripe
+                .validate(info.size, dev.kind() == DeviceKind::Simulated)
+                .map_err(|e| match info.index {
+                    0 => e,
+                    i => Error::Usage(format!("device {i}: {e}")),
+                })?;
+            spaces.push(crate::stripe::DeviceSpace {
+                index: info.index,
+                size: info.size,
+                bitmap: self
+                    .replay
+                    .bitmap(info.index)
+                    .expect("every device in the table has a bitmap"),
+            });
+        }
         crate::stripe::allocate(
-            bitmap,
-            self.dev.size(),
+            &spaces,
             size,
             &placement.stripe,
+            placement.devices,
             placement.seed,
         )
     }
@@ -627,8 +792,10 @@ impl Famfs {
 pub struct Placement {
     /// Interleave parameters (all zero: one contiguous extent).
     pub stripe: crate::stripe::StripeParams,
-    /// Seed for the bucket order (None: random).
+    /// Seed for the device and bucket order (None: random).
     pub seed: Option<u64>,
+    /// How many devices an interleaved file spans.
+    pub devices: crate::stripe::DeviceCount,
 }
 
 /// Entries an 8 MiB log holds (15420), for documentation and tests.

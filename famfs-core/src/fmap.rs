@@ -295,6 +295,12 @@ impl Fmap {
             .fold(0, |acc, e| acc | 1u32.checked_shl(e.devindex).unwrap_or(0))
     }
 
+    /// The device indexes this fmap references, in increasing order.
+    pub fn device_indexes(&self) -> impl Iterator<Item = u32> {
+        let bits = self.devices();
+        (0..MAX_DAXDEVS).filter(move |i| bits & (1 << i) != 0)
+    }
+
     /// True for an interleaved (striped) fmap.
     pub fn is_interleaved(&self) -> bool {
         matches!(self, Fmap::Interleaved(_))

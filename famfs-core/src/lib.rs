@@ -13,6 +13,7 @@
 
 pub mod alloc;
 pub mod dax;
+pub mod device_set;
 pub mod error;
 pub mod famfs;
 pub mod flush;

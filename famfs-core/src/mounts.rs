@@ -25,6 +25,9 @@ pub const DEFAULT_MOUNTS: &str = "/run/famfs/mounts";
 /// Environment variable naming the mount table.
 pub const MOUNTS_ENV: &str = "FAMFS_MOUNTS";
 
+/// Mount option naming a secondary device's path (repeatable).
+pub const DEVICE_OPTION: &str = "device";
+
 /// One mounted file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountEntry {
@@ -47,6 +50,32 @@ impl MountEntry {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Paths given for the file system's secondary devices (`device=`
+    /// options, from `famfs mount --device` and `famfs devadd`).
+    pub fn secondary_devices(&self) -> impl Iterator<Item = &Path> {
+        self.options
+            .iter()
+            .filter(|(k, _)| k == DEVICE_OPTION)
+            .map(|(_, v)| Path::new(v.as_str()))
+    }
+
+    /// Records `path` as a secondary device path (once). Options are
+    /// comma-separated, so a path with a comma cannot be recorded.
+    pub fn add_device_path(&mut self, path: &Path) -> Result<()> {
+        storable(path)?;
+        if path.to_string_lossy().contains(',') || !path.is_absolute() {
+            return Err(Error::Mount(format!(
+                "{}: device paths in the mount table must be absolute and contain no comma",
+                path.display()
+            )));
+        }
+        if self.secondary_devices().all(|p| p != path) {
+            let v = path.to_string_lossy().into_owned();
+            self.options.push((DEVICE_OPTION.to_string(), v));
+        }
+        Ok(())
     }
 
     fn to_line(&self) -> String {
@@ -211,6 +240,11 @@ impl MountTable {
     }
 
     /// Removes the mount at `mountpoint`.
+    /// The entry of `mountpoint`, to change in place.
+    pub fn get_mut(&mut self, mountpoint: &Path) -> Option<&mut MountEntry> {
+        self.entries.iter_mut().find(|m| m.mountpoint == mountpoint)
+    }
+
     pub fn remove(&mut self, mountpoint: &Path) -> Result<MountEntry> {
         let i = self
             .entries

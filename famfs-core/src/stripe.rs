@@ -119,58 +119,163 @@ impl StripeParams {
     }
 }
 
-/// Places a file of `size` bytes on device 0 as `params` asks, choosing
-/// buckets in an order drawn from `seed` (random when None). Nothing is
-/// marked in `bitmap`: logging the file does that.
+/// One device's free space, as allocation sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceSpace<'a> {
+    pub index: u32,
+    pub size: u64,
+    pub bitmap: &'a Bitmap,
+}
+
+/// How many devices an interleaved file's strips go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceCount {
+    /// Every device of the file system (at most one per strip).
+    #[default]
+    All,
+    /// This many distinct devices, chosen at random.
+    N(u32),
+}
+
+impl std::str::FromStr for DeviceCount {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<DeviceCount> {
+        match s {
+            "all" => Ok(DeviceCount::All),
+            n => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(DeviceCount::N(n)),
+                _ => Err(Error::Usage(format!(
+                    "--devices {s:?}: expected 'all' or a number of devices >= 1"
+                ))),
+            },
+        }
+    }
+}
+
+/// Strips of `len` bytes in `want` distinct buckets of `dev`, buckets tried
+/// in random order; None if the device has too few buckets with room.
+fn strips_on(
+    dev: &DeviceSpace<'_>,
+    params: &StripeParams,
+    len: u64,
+    want: usize,
+    rng: &mut impl rand::Rng,
+) -> Option<Vec<Extent>> {
+    let bucket = params.bucket_size(dev.size);
+    let mut order: Vec<u64> = (0..u64::from(params.nbuckets)).collect();
+    order.shuffle(rng);
+    let mut strips = Vec::with_capacity(want);
+    for b in order {
+        if strips.len() == want {
+            break;
+        }
+        let start = b * bucket;
+        if let Some(offset) = dev.bitmap.find_free_in(len, start, start + bucket) {
+            strips.push(Extent {
+                devindex: dev.index,
+                offset,
+                len,
+            });
+        }
+    }
+    (strips.len() == want).then_some(strips)
+}
+
+fn out_of_space(devices: &[DeviceSpace<'_>], requested: u64) -> Error {
+    let unit = devices.first().map_or(1, |d| d.bitmap.unit());
+    Error::OutOfSpace {
+        requested,
+        largest_free: devices
+            .iter()
+            .map(|d| d.bitmap.largest_free_run() * unit)
+            .max()
+            .unwrap_or(0),
+        free: devices.iter().map(|d| d.bitmap.free_bytes()).sum(),
+    }
+}
+
+/// Places a file of `size` bytes as `params` asks, on `devices` (device 0
+/// first), drawing device and bucket order from `seed` (random when None).
+/// Nothing is marked in the bitmaps: logging the file does that.
+///
+/// A contiguous file (or one smaller than a chunk) is one extent on the
+/// first device, in random order, with a free run long enough. An
+/// interleaved file's strips go round-robin over `count` distinct devices
+/// (never more than one per strip), each device's share of strips in
+/// distinct buckets of that device; a device without room for its share is
+/// passed over for another. Worked example: 7 strips over 3 devices A, B, C
+/// are A B C A B C A: A holds strips 0, 3 and 6 in three of its buckets, so
+/// consecutive chunks of the file always come from different devices.
 pub fn allocate(
-    bitmap: &Bitmap,
-    dev_size: u64,
+    devices: &[DeviceSpace<'_>],
     size: u64,
     params: &StripeParams,
+    count: DeviceCount,
     seed: Option<u64>,
 ) -> Result<Fmap> {
-    let unit = bitmap.unit();
-    if params.is_contiguous() || size < params.chunk {
-        let len = size.max(1).div_ceil(unit) * unit;
-        let offset = bitmap.find_free(len)?;
-        return Ok(Fmap::Simple(vec![Extent {
-            devindex: 0,
-            offset,
-            len,
-        }]));
-    }
-    let nstrips = u64::from(params.nstrips);
-    let chunks = size.div_ceil(params.chunk);
-    let strip_len = chunks.div_ceil(nstrips) * params.chunk;
-    let bucket = params.bucket_size(dev_size);
-    let mut order: Vec<u64> = (0..u64::from(params.nbuckets)).collect();
+    let Some(first) = devices.first() else {
+        return Err(Error::Usage("no device to allocate on".into()));
+    };
+    let unit = first.bitmap.unit();
     let mut rng = match seed {
         Some(s) => rand::rngs::StdRng::seed_from_u64(s),
         None => rand::rngs::StdRng::from_entropy(),
     };
+    let mut order: Vec<&DeviceSpace<'_>> = devices.iter().collect();
+    // One device: no shuffle, so its placement matches a one-device file
+    // system exactly (first fit; the same bucket order for a given seed).
     order.shuffle(&mut rng);
-    let mut strips = Vec::with_capacity(params.nstrips as usize);
-    for b in order {
-        let start = b * bucket;
-        if let Some(offset) = bitmap.find_free_in(strip_len, start, start + bucket) {
-            strips.push(Extent {
-                devindex: 0,
-                offset,
-                len: strip_len,
-            });
-            if strips.len() as u64 == nstrips {
-                return Ok(Fmap::Interleaved(vec![InterleavedExtent {
-                    chunk_size: params.chunk,
-                    strips,
+    if params.is_contiguous() || size < params.chunk {
+        let len = size.max(1).div_ceil(unit) * unit;
+        for dev in &order {
+            if let Ok(offset) = dev.bitmap.find_free(len) {
+                return Ok(Fmap::Simple(vec![Extent {
+                    devindex: dev.index,
+                    offset,
+                    len,
                 }]));
             }
         }
+        return Err(out_of_space(devices, len));
     }
-    Err(Error::OutOfSpace {
-        requested: strip_len * nstrips,
-        largest_free: bitmap.largest_free_run() * unit,
-        free: bitmap.free_bytes(),
-    })
+    let nstrips = params.nstrips as usize;
+    let ndev = match count {
+        DeviceCount::All => devices.len().min(nstrips),
+        DeviceCount::N(n) if n as usize > devices.len() => {
+            return Err(Error::Usage(format!(
+                "--devices {n}: the file system has only {} device(s)",
+                devices.len()
+            )))
+        }
+        DeviceCount::N(n) if n as usize > nstrips => {
+            return Err(Error::Usage(format!(
+                "--devices {n}: a file with {nstrips} strips spans at most {nstrips} devices"
+            )))
+        }
+        DeviceCount::N(n) => n as usize,
+    };
+    let chunks = size.div_ceil(params.chunk);
+    let strip_len = chunks.div_ceil(nstrips as u64) * params.chunk;
+    // Device j of ndev holds strips j, j + ndev, ...: its share is
+    // nstrips / ndev, plus one for the first nstrips % ndev devices.
+    let share = |j: usize| nstrips / ndev + usize::from(j < nstrips % ndev);
+    let mut chosen: Vec<Vec<Extent>> = Vec::with_capacity(ndev);
+    for dev in order {
+        if chosen.len() == ndev {
+            break;
+        }
+        if let Some(strips) = strips_on(dev, params, strip_len, share(chosen.len()), &mut rng) {
+            chosen.push(strips);
+        }
+    }
+    if chosen.len() < ndev {
+        return Err(out_of_space(devices, strip_len * nstrips as u64));
+    }
+    let strips = (0..nstrips).map(|i| chosen[i % ndev][i / ndev]).collect();
+    Ok(Fmap::Interleaved(vec![InterleavedExtent {
+        chunk_size: params.chunk,
+        strips,
+    }]))
 }
 
 /// Free space of each bucket, for `fsck -B`: (bucket, free bytes, largest
@@ -202,6 +307,14 @@ mod tests {
             nstrips,
             chunk,
         }
+    }
+
+    fn one(bitmap: &Bitmap, size: u64) -> [DeviceSpace<'_>; 1] {
+        [DeviceSpace {
+            index: 0,
+            size,
+            bitmap,
+        }]
     }
 
     #[test]
@@ -258,7 +371,9 @@ mod tests {
         let bm = Bitmap::new(dev, 2 * MIB, 10 * MIB);
         let params = p(8, 7, 2 * MIB);
         let size = 100 * MIB + 1;
-        let Fmap::Interleaved(ie) = allocate(&bm, dev, size, &params, Some(1)).unwrap() else {
+        let Fmap::Interleaved(ie) =
+            allocate(&one(&bm, dev), size, &params, DeviceCount::All, Some(1)).unwrap()
+        else {
             panic!("interleaved expected");
         };
         let strips = &ie[0].strips;
@@ -274,7 +389,7 @@ mod tests {
         assert_eq!(buckets.len(), 7, "one strip per bucket");
         // The same seed gives the same placement; the fmap validates.
         assert_eq!(
-            allocate(&bm, dev, size, &params, Some(1)).unwrap(),
+            allocate(&one(&bm, dev), size, &params, DeviceCount::All, Some(1)).unwrap(),
             Fmap::Interleaved(ie.clone())
         );
         Fmap::Interleaved(ie)
@@ -288,15 +403,75 @@ mod tests {
         let mut bm = Bitmap::new(dev, 2 * MIB, 10 * MIB);
         let params = p(8, 7, 4 * MIB);
         assert!(matches!(
-            allocate(&bm, dev, 3 * MIB, &params, Some(2)).unwrap(),
+            allocate(&one(&bm, dev), 3 * MIB, &params, DeviceCount::All, Some(2)).unwrap(),
             Fmap::Simple(_)
         ));
         // Fill buckets 0 and 1 completely: 6 remain, too few for 7 strips.
         bm.mark(0, 2 * GIB);
-        let e = allocate(&bm, dev, 64 * MIB, &params, Some(3)).unwrap_err();
+        let e = allocate(&one(&bm, dev), 64 * MIB, &params, DeviceCount::All, Some(3)).unwrap_err();
         assert!(matches!(e, Error::OutOfSpace { .. }), "{e}");
         let six = p(8, 6, 4 * MIB);
-        assert!(allocate(&bm, dev, 64 * MIB, &six, Some(3)).is_ok());
+        assert!(allocate(&one(&bm, dev), 64 * MIB, &six, DeviceCount::All, Some(3)).is_ok());
+    }
+
+    #[test]
+    fn strips_go_round_robin_over_distinct_devices() {
+        let bms: Vec<Bitmap> = (0..4)
+            .map(|i| Bitmap::new(GIB, 2 * MIB, if i == 0 { 10 * MIB } else { 2 * MIB }))
+            .collect();
+        let devs: Vec<DeviceSpace<'_>> = bms
+            .iter()
+            .enumerate()
+            .map(|(i, bitmap)| DeviceSpace {
+                index: i as u32,
+                size: GIB,
+                bitmap,
+            })
+            .collect();
+        let params = p(4, 7, 2 * MIB);
+        let strips = |f: Fmap| match f {
+            Fmap::Interleaved(ie) => ie[0].strips.clone(),
+            f => panic!("{f:?}"),
+        };
+        // All devices: 7 strips over 4 devices, consecutive strips on
+        // different devices, each device's strips in distinct buckets.
+        let s = strips(allocate(&devs, 70 * MIB, &params, DeviceCount::All, Some(4)).unwrap());
+        let order: Vec<u32> = s.iter().map(|e| e.devindex).collect();
+        for i in 4..7 {
+            assert_eq!(order[i], order[i - 4], "{order:?}");
+        }
+        let mut distinct = order[..4].to_vec();
+        distinct.sort();
+        assert_eq!(distinct, [0, 1, 2, 3]);
+        for d in 0..4 {
+            let mut buckets: Vec<u64> = s
+                .iter()
+                .filter(|e| e.devindex == d)
+                .map(|e| e.offset / (GIB / 4))
+                .collect();
+            let n = buckets.len();
+            buckets.dedup();
+            assert_eq!(buckets.len(), n, "device {d}: {s:?}");
+        }
+        // Two devices, then errors for more devices than exist or strips.
+        let s = strips(allocate(&devs, 70 * MIB, &params, DeviceCount::N(2), Some(4)).unwrap());
+        let used: std::collections::BTreeSet<u32> = s.iter().map(|e| e.devindex).collect();
+        assert_eq!(used.len(), 2);
+        assert!(allocate(&devs, 70 * MIB, &params, DeviceCount::N(5), None).is_err());
+        let two = p(4, 2, 2 * MIB);
+        assert!(allocate(&devs, 70 * MIB, &two, DeviceCount::N(3), None).is_err());
+        // A full device is passed over for another.
+        let mut full = Bitmap::new(GIB, 2 * MIB, 2 * MIB);
+        full.mark(0, GIB);
+        let mut devs2 = devs.clone();
+        devs2[2].bitmap = &full;
+        for seed in 0..20 {
+            let s =
+                strips(allocate(&devs2, 70 * MIB, &params, DeviceCount::N(3), Some(seed)).unwrap());
+            assert!(s.iter().all(|e| e.devindex != 2), "{s:?}");
+        }
+        assert!("all".parse::<DeviceCount>().unwrap() == DeviceCount::All);
+        assert!("0".parse::<DeviceCount>().is_err() && "x".parse::<DeviceCount>().is_err());
     }
 
     #[test]

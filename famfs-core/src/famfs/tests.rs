@@ -443,3 +443,143 @@ fn long_device_paths_are_recorded_by_their_tail() {
         "x".repeat(63)
     );
 }
+
+/// A new sparse region of `size` in `dir`, not formatted.
+fn blank(dir: &Path, name: &str, size: u64) -> DaxDevice {
+    let path = dir.join(name);
+    DaxDevice::create_simulated(&path, size).unwrap();
+    DaxDevice::open(&path, Access::ReadWrite).unwrap()
+}
+
+#[test]
+fn add_device_writes_a_secondary_superblock_and_an_entry() {
+    let (fs, sb) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let extra = tempfile::tempdir().unwrap();
+    let info = f
+        .add_device(blank(extra.path(), "d1.img", 32 * MIB), false, None)
+        .unwrap();
+    assert_eq!((info.index, info.size), (1, 32 * MIB));
+    // The secondary superblock: this file system's uuid, its own device
+    // uuid, flags = secondary; it cannot be mounted as a primary.
+    let d1 = extra.path().join("d1.img");
+    let dev = DaxDevice::open(&d1, Access::ReadOnly).unwrap();
+    let ssb = read_superblock(&dev).unwrap();
+    assert_eq!(ssb.uuid, sb.uuid);
+    assert_eq!(ssb.dev_uuid, info.uuid);
+    assert_eq!(ssb.flags, crate::format::SB_FLAG_SECONDARY);
+    let e = Famfs::open(&d1, Access::ReadOnly).unwrap_err();
+    assert!(e.to_string().contains("secondary device"), "{e}");
+    // A fresh reader rebuilds the table and finds the device by uuid among
+    // the paths it is given, skipping ones that are not it.
+    let reader = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    assert_eq!(reader.replay().devices().count(), 2);
+    let e = reader.acquire_device(1).unwrap_err();
+    assert!(
+        matches!(e, Error::DeviceMissing { index: 1, uuid, .. } if uuid == info.uuid),
+        "{e}"
+    );
+    reader.add_device_paths([fs.path.clone(), d1.clone()]);
+    assert_eq!(reader.acquire_device(1).unwrap().path(), d1);
+    // The second device is the next index; the table refuses re-adding.
+    let info2 = f
+        .add_device(blank(extra.path(), "d2.img", 32 * MIB), false, None)
+        .unwrap();
+    assert_eq!(info2.index, 2);
+    let again = DaxDevice::open(&d1, Access::ReadWrite).unwrap();
+    let e = f.add_device(again, true, None).unwrap_err();
+    assert!(e.to_string().contains("already device 1"), "{e}");
+    let primary = DaxDevice::open(&fs.path, Access::ReadWrite).unwrap();
+    let e = f.add_device(primary, true, None).unwrap_err();
+    assert!(e.to_string().contains("primary"), "{e}");
+}
+
+#[test]
+fn an_interrupted_devadd_is_taken_over_and_a_shrunk_device_refused() {
+    let (fs, sb) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let extra = tempfile::tempdir().unwrap();
+    // A secondary superblock of this file system that the log never
+    // recorded (what a crash between the two writes leaves).
+    let orphan = blank(extra.path(), "o.img", 32 * MIB);
+    let mut ssb = Superblock::new(
+        32 * MIB,
+        sb.log_len,
+        sb.uuid,
+        Uuid::new_v4(),
+        sb.system_uuid,
+        "o",
+    );
+    ssb.flags = crate::format::SB_FLAG_SECONDARY;
+    orphan.write_at(0, &ssb.encode().unwrap()).unwrap();
+    let info = f.add_device(orphan, false, None).unwrap();
+    assert_ne!(info.uuid, ssb.dev_uuid, "a new device uuid is written");
+    // A device now smaller than the log says is not that device.
+    let o = extra.path().join("o.img");
+    let reader = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&o)
+        .unwrap()
+        .set_len(16 * MIB)
+        .unwrap();
+    reader.add_device_paths([o]);
+    let e = reader.acquire_device(1).unwrap_err();
+    assert!(e.to_string().contains("records"), "{e}");
+}
+
+#[test]
+fn files_spread_over_devices_and_read_back() {
+    let (fs, _) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let extra = tempfile::tempdir().unwrap();
+    for i in 1..=3 {
+        f.add_device(
+            blank(extra.path(), &format!("d{i}.img"), 32 * MIB),
+            false,
+            None,
+        )
+        .unwrap();
+    }
+    let placement = Placement {
+        stripe: crate::stripe::StripeParams {
+            nbuckets: 8,
+            nstrips: 8,
+            chunk: 2 * MIB,
+        },
+        seed: Some(9),
+        devices: crate::stripe::DeviceCount::All,
+    };
+    let size = 15 * MIB + 3;
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    f.create_file_placed("striped", size, meta(), &placement, |io| {
+        io.write(0, &data).map(|_| ())
+    })
+    .unwrap();
+    let ino = f.lookup("striped").unwrap().ino;
+    let fmap = f
+        .replay()
+        .namespace()
+        .get(ino)
+        .unwrap()
+        .as_file()
+        .unwrap()
+        .fmap
+        .clone();
+    assert_eq!(fmap.device_indexes().collect::<Vec<_>>(), [0, 1, 2, 3]);
+    // A new process with the device paths reads it back at odd offsets.
+    let reader = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    reader.add_device_paths((1..=3).map(|i| extra.path().join(format!("d{i}.img"))));
+    let io = reader.file_io(ino).unwrap();
+    for off in [0u64, 1, 2 * MIB - 1, 6 * MIB + 5, size - 10] {
+        let mut buf = vec![0u8; 3 * MIB as usize];
+        let n = io.read(off, &mut buf).unwrap();
+        assert_eq!(n as u64, (3 * MIB).min(size - off));
+        assert_eq!(&buf[..n], &data[off as usize..off as usize + n], "at {off}");
+    }
+    // Without the paths, the file fails naming the missing device.
+    let blind = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    let e = blind.file_io(ino).err().unwrap();
+    assert!(matches!(e, Error::DeviceMissing { .. }), "{e}");
+    assert_eq!(e.errno(), libc::EIO);
+}

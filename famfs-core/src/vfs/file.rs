@@ -12,37 +12,50 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One file's bytes: its fmap over a mapped device. Reads and writes copy
-/// straight between the mapping and the caller's buffer, bounded by the file
-/// size, with no lock, allocation or system call.
-pub struct FileData {
+/// One device a file uses: its mapping and its error state.
+struct FileDevice {
     dev: Arc<DaxDevice>,
     base: *mut u8,
-    fmap: Fmap,
-    size: u64,
     health: Arc<DeviceHealth>,
 }
 
-// SAFETY: `base` points into the mapping `dev` owns, which lives as long as
-// this struct and is itself Send + Sync; all access through it is by copies
-// that tolerate concurrent writers (see DaxDevice).
+/// One file's bytes: its fmap over mapped devices. Reads and writes copy
+/// straight between the mappings and the caller's buffer, bounded by the
+/// file size, with no lock, allocation or system call.
+pub struct FileData {
+    /// Indexed by device index; None for devices the file does not use.
+    devices: Vec<Option<FileDevice>>,
+    fmap: Fmap,
+    size: u64,
+}
+
+// SAFETY: each `base` points into the mapping its `dev` owns, which lives as
+// long as this struct and is itself Send + Sync; all access through it is
+// by copies that tolerate concurrent writers (see DaxDevice).
 unsafe impl Send for FileData {}
 // SAFETY: as above.
 unsafe impl Sync for FileData {}
 
 impl FileData {
-    /// A file of `size` bytes at `fmap` on `dev`. The fmap must have been
-    /// validated against the device (replay does).
-    pub fn new(dev: Arc<DaxDevice>, fmap: Fmap, size: u64, health: Arc<DeviceHealth>) -> Self {
-        // SAFETY: the pointer is only used within the device bounds, which
-        // `check_piece` enforces for every piece before use.
-        let base = unsafe { dev.as_ptr() };
+    /// A file of `size` bytes at `fmap`, given every device the fmap uses
+    /// as (index, mapping, error state). The fmap must have been validated
+    /// against the devices (replay does).
+    pub fn new(used: Vec<(u32, Arc<DaxDevice>, Arc<DeviceHealth>)>, fmap: Fmap, size: u64) -> Self {
+        let mut devices: Vec<Option<FileDevice>> = Vec::new();
+        for (index, dev, health) in used {
+            let i = index as usize;
+            if devices.len() <= i {
+                devices.resize_with(i + 1, || None);
+            }
+            // SAFETY: the pointer is only used within the device bounds,
+            // which `piece_at` enforces for every piece before use.
+            let base = unsafe { dev.as_ptr() };
+            devices[i] = Some(FileDevice { dev, base, health });
+        }
         FileData {
-            dev,
-            base,
+            devices,
             fmap,
             size,
-            health,
         }
     }
 
@@ -54,45 +67,52 @@ impl FileData {
         &self.fmap
     }
 
-    pub fn device(&self) -> &Arc<DaxDevice> {
-        &self.dev
+    /// The mapping of device `index`, if the file uses it.
+    pub fn device(&self, index: u32) -> Option<&Arc<DaxDevice>> {
+        Some(&self.devices.get(index as usize)?.as_ref()?.dev)
     }
 
-    /// Fails if the device is in error.
+    /// Fails if any device the file uses is in error.
     pub fn check_health(&self) -> SysResult<()> {
-        self.health.check()
+        self.devices
+            .iter()
+            .flatten()
+            .try_for_each(|d| d.health.check())
     }
 
-    /// The device pointer for a piece, bounds-checked; extents on devices
-    /// other than 0 are not reachable yet (EIO).
-    fn piece_ptr(&self, p: &Piece) -> SysResult<*mut u8> {
-        if p.devindex != 0
-            || p.offset
-                .checked_add(p.len)
-                .map_or(true, |e| e > self.dev.size())
+    /// The device and the pointer for a piece, bounds-checked.
+    fn piece_at(&self, p: &Piece) -> SysResult<(&FileDevice, *mut u8)> {
+        let d = self
+            .devices
+            .get(p.devindex as usize)
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EIO)?;
+        if p.offset
+            .checked_add(p.len)
+            .map_or(true, |e| e > d.dev.size())
         {
             return Err(Errno::EIO);
         }
         // SAFETY: in bounds of the mapping, checked above.
-        Ok(unsafe { self.base.add(p.offset as usize) })
+        Ok((d, unsafe { d.base.add(p.offset as usize) }))
     }
 
-    fn fault(&self, f: memerr::CopyFault) -> Errno {
-        self.health.mark(f.errno);
+    fn fault(d: &FileDevice, f: memerr::CopyFault) -> Errno {
+        d.health.mark(f.errno);
         f.errno
     }
 
     /// Copies up to `buf.len()` bytes at `off` into `buf`: 0 at or past EOF.
     pub fn read(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
-        self.health.check()?;
+        self.check_health()?;
         let mut done = 0usize;
         for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
-            let src = self.piece_ptr(&p)?;
+            let (d, src) = self.piece_at(&p)?;
             let n = p.len as usize;
             // SAFETY: `src..src+n` is inside the mapping; `buf[done..done+n]`
             // is inside `buf` (pieces never cover more than asked for).
             unsafe { memerr::copy(buf.as_mut_ptr().add(done), src, n) }
-                .map_err(|f| self.fault(f))?;
+                .map_err(|f| Self::fault(d, f))?;
             done += n;
         }
         Ok(done)
@@ -102,24 +122,25 @@ impl FileData {
     /// crosses EOF writes what fits; one at or past EOF fails with EFBIG.
     /// The device must be mapped read-write.
     pub fn write(&self, off: u64, data: &[u8]) -> SysResult<usize> {
-        self.health.check()?;
+        self.check_health()?;
         if data.is_empty() {
             return Ok(0);
         }
         if off >= self.size {
             return Err(Errno::EFBIG);
         }
-        if self.dev.access() != crate::dax::Access::ReadWrite {
-            return Err(Errno::EBADF);
-        }
         let mut done = 0usize;
         for p in self.fmap.pieces(self.size, off, data.len() as u64) {
-            let dst = self.piece_ptr(&p)?;
+            let (d, dst) = self.piece_at(&p)?;
+            if d.dev.access() != crate::dax::Access::ReadWrite {
+                return Err(Errno::EBADF);
+            }
             let n = p.len as usize;
             // SAFETY: `dst..dst+n` is inside a writable mapping; the source
             // is inside `data`.
-            unsafe { memerr::copy(dst, data.as_ptr().add(done), n) }.map_err(|f| self.fault(f))?;
-            let _ = self.dev.write_back(p.offset, p.len);
+            unsafe { memerr::copy(dst, data.as_ptr().add(done), n) }
+                .map_err(|f| Self::fault(d, f))?;
+            let _ = d.dev.write_back(p.offset, p.len);
             done += n;
         }
         Ok(done)

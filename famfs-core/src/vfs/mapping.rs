@@ -102,10 +102,14 @@ impl Vfs {
         let off = off as u64;
         let len64 = len as u64;
         let pieces: Vec<_> = f.pieces(off, len64).collect();
-        if pieces.iter().any(|p| p.devindex != 0) {
-            return Err(Errno::EIO);
+        let mut fds = Vec::with_capacity(pieces.len());
+        for p in &pieces {
+            let dev = f.device(p.devindex).ok_or(Errno::EIO)?;
+            if p.offset.checked_add(p.len).map_or(true, |e| e > dev.size()) {
+                return Err(Errno::EIO);
+            }
+            fds.push(dev.file().as_raw_fd());
         }
-        let devfd = f.device().file().as_raw_fd();
         let map_flags = flags & !(libc::MAP_ANONYMOUS | MAP_TYPE)
             | if shared {
                 libc::MAP_SHARED
@@ -118,7 +122,7 @@ impl Vfs {
             // SAFETY: maps the device file at a bounds-checked offset; the
             // kernel validates addr/flags as for any mmap.
             let p =
-                unsafe { libc::mmap(addr, len, prot, map_flags, devfd, pieces[0].offset as i64) };
+                unsafe { libc::mmap(addr, len, prot, map_flags, fds[0], pieces[0].offset as i64) };
             if p == libc::MAP_FAILED {
                 return Err(Errno::last());
             }
@@ -136,7 +140,7 @@ impl Vfs {
             return Err(Errno::last());
         }
         let mut at = 0usize;
-        for p in &pieces {
+        for (p, &devfd) in pieces.iter().zip(&fds) {
             let fixed = map_flags | libc::MAP_FIXED;
             // SAFETY: `base + at .. + p.len` lies inside our reservation.
             let r = unsafe {

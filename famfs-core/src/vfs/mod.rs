@@ -237,15 +237,8 @@ impl Vfs {
                     tracing::warn!(mount = %mount.mountpoint, rel, why, "file has a bad fmap; refusing it");
                     return Err(Errno::EIO);
                 }
-                mount.health().check()?;
                 let writable = flags & libc::O_PATH == 0 && acc != libc::O_RDONLY;
-                let dev = if writable {
-                    mount.rw_device()?
-                } else {
-                    mount.ro_device()?
-                };
-                let fmap = mount.fmap_of(info.ino)?;
-                OpenKind::File(FileData::new(dev, fmap, *size, mount.health().clone()))
+                OpenKind::File(mount.file_data(info.ino, *size, writable)?)
             }
         };
         Ok(OpenFile::new(mount, info, rel, kind, flags))

@@ -2,8 +2,10 @@
 //! until something opens a file for writing), the namespace kept current by
 //! incremental replay on a lookup miss.
 
+use super::file::FileData;
 use super::SysResult;
 use crate::dax::{Access, DaxDevice};
+use crate::device_set::DeviceSet;
 use crate::famfs::Famfs;
 use crate::fmap::Fmap;
 use crate::memerr::DeviceHealth;
@@ -73,8 +75,12 @@ pub struct Mount {
     /// `st_dev` of every file in the mount.
     pub st_dev: u64,
     fs: RwLock<Option<Famfs>>,
-    rw: Mutex<Option<Arc<DaxDevice>>>,
-    pub(super) health: Arc<DeviceHealth>,
+    /// The devices mapped read-write, opened the first time a file is
+    /// opened for writing.
+    rw: Mutex<Option<Arc<DeviceSet>>>,
+    /// Error state of each device index: a memory error on one device
+    /// fails the files that touch it, and only those.
+    health: Vec<Arc<DeviceHealth>>,
 }
 
 impl std::fmt::Debug for Mount {
@@ -108,7 +114,9 @@ impl Mount {
             entry,
             fs: RwLock::new(None),
             rw: Mutex::new(None),
-            health: Arc::new(DeviceHealth::default()),
+            health: (0..crate::fmap::MAX_DAXDEVS)
+                .map(|_| Arc::new(DeviceHealth::default()))
+                .collect(),
         }
     }
 
@@ -137,6 +145,7 @@ impl Mount {
                 );
                 return Err(Errno::EIO);
             }
+            fs.add_device_paths(self.entry.secondary_devices());
             *g = Some(fs);
         }
         let g = parking_lot::RwLockWriteGuard::downgrade(g);
@@ -227,23 +236,50 @@ impl Mount {
         })
     }
 
-    /// The device mapping for reads.
-    pub fn ro_device(&self) -> SysResult<Arc<DaxDevice>> {
-        self.with_fs(|fs| Ok(fs.device_arc().clone()))
+    /// Device `index`, mapped read-write when `writable` (the first
+    /// writable open maps the devices read-write: a process that only reads
+    /// never does). A device the log knows but that cannot be found fails
+    /// with EIO and a warning naming its uuid.
+    pub fn device(&self, index: u32, writable: bool) -> SysResult<Arc<DaxDevice>> {
+        let report = |e: crate::Error| {
+            tracing::warn!(mount = %self.mountpoint, error = %e, "cannot use a device");
+            errno_of(&e)
+        };
+        if !writable {
+            return self.with_fs(|fs| fs.acquire_device(index).cloned().map_err(report));
+        }
+        let set = self.rw_devices()?;
+        self.with_fs(|fs| {
+            let info = fs.replay().device(index).ok_or(Errno::EIO)?;
+            set.acquire(info).cloned().map_err(report)
+        })
     }
 
-    /// The device mapped read-write, mapped the first time a file is opened
-    /// for writing (a process that only reads never maps it writable).
-    pub fn rw_device(&self) -> SysResult<Arc<DaxDevice>> {
+    fn rw_devices(&self) -> SysResult<Arc<DeviceSet>> {
         let mut g = self.rw.lock();
         if let Some(d) = g.as_ref() {
             return Ok(d.clone());
         }
-        let d = Arc::new(
-            DaxDevice::open(&self.entry.device, Access::ReadWrite).map_err(|e| errno_of(&e))?,
-        );
-        *g = Some(d.clone());
-        Ok(d)
+        let primary =
+            DaxDevice::open(&self.entry.device, Access::ReadWrite).map_err(|e| errno_of(&e))?;
+        let set = Arc::new(DeviceSet::new(Arc::new(primary), self.entry.fs_uuid));
+        set.add_candidates(self.entry.secondary_devices());
+        *g = Some(set.clone());
+        Ok(set)
+    }
+
+    /// The bytes of file `ino` (`size` bytes), on devices mapped for
+    /// writing when `writable`. Fails with the device's error when one of
+    /// them is in error, and with EIO when one cannot be found.
+    pub fn file_data(&self, ino: Ino, size: u64, writable: bool) -> SysResult<FileData> {
+        let fmap = self.fmap_of(ino)?;
+        let mut devices = Vec::new();
+        for index in fmap.device_indexes() {
+            let health = self.health_of(index)?;
+            health.check()?;
+            devices.push((index, self.device(index, writable)?, health.clone()));
+        }
+        Ok(FileData::new(devices, fmap, size))
     }
 
     /// `statfs` numbers: (device bytes, free bytes, log entries, free entries).
@@ -278,8 +314,8 @@ impl Mount {
         Ok(())
     }
 
-    /// The device's error state (files with extents on it fail with it).
-    pub fn health(&self) -> &Arc<DeviceHealth> {
-        &self.health
+    /// Device `index`'s error state (files with extents on it fail with it).
+    pub fn health_of(&self, index: u32) -> SysResult<&Arc<DeviceHealth>> {
+        self.health.get(index as usize).ok_or(Errno::EIO)
     }
 }

@@ -207,7 +207,10 @@ fn reads_writes_and_offsets() {
     let ro = f.open(&f.p("a.bin"), libc::O_RDONLY).unwrap();
     assert_eq!(ro.pwrite(0, b"x").unwrap_err(), Errno::EBADF);
     assert_eq!(ap.pread(0, &mut buf).unwrap_err(), Errno::EBADF);
-    assert_eq!(ro.file().unwrap().device().access(), Access::ReadOnly);
+    assert_eq!(
+        ro.file().unwrap().device(0).unwrap().access(),
+        Access::ReadOnly
+    );
 }
 
 #[test]
