@@ -48,6 +48,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Format a device (or a new simulated region) as an empty famfs.
+    ///
+    /// The result is the reference famfs format, readable by the reference
+    /// tools and the V10 kernel. Compatibility note: after `famfs devadd`,
+    /// files placed on an added device have extents with a device index
+    /// other than 0 (the multi-device extension), which the reference tools
+    /// and kernel refuse; files on device 0 stay readable by them.
     Mkfs(MkfsArgs),
     /// Mount a famfs device at a mount point (user-space mount table).
     Mount(MountArgs),
