@@ -99,6 +99,7 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
     }
 
     devices(con, &fs, &bytes)?;
+    let in_error = memory_errors(con, &fs)?;
 
     let problems: Vec<_> = entries::problems(replay).collect();
     let bad: BTreeSet<u64> = problems.iter().map(|p| p.index).collect();
@@ -118,15 +119,17 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
         buckets(con, &fs, n, &bytes)?;
     }
 
-    if bad.is_empty() && collisions == 0 {
+    if bad.is_empty() && collisions == 0 && in_error == 0 {
         Ok(())
     } else {
         Err(CliError::Msg(format!(
-            "{}: {} bad log entr{}, {collisions} allocation collision{}",
+            "{}: {} bad log entr{}, {collisions} allocation collision{}, \
+             {in_error} device{} in error",
             device.display(),
             bad.len(),
             if bad.len() == 1 { "y" } else { "ies" },
-            if collisions == 1 { "" } else { "s" }
+            if collisions == 1 { "" } else { "s" },
+            if in_error == 1 { "" } else { "s" }
         )))
     }
 }
@@ -165,6 +168,47 @@ fn devices(con: &mut Console, fs: &Famfs, bytes: &dyn Fn(u64) -> String) -> CliR
         );
     }
     Ok(())
+}
+
+/// Devices in error (a simulated region's poison list; see
+/// `famfs debug poison`), each poisoned range, and the files it touches.
+/// Returns how many devices are in error.
+fn memory_errors(con: &mut Console, fs: &Famfs) -> CliResult<usize> {
+    let mut in_error = 0;
+    let table: Vec<_> = fs.replay().devices().map(|d| d.index).collect();
+    for index in table {
+        let Ok(dev) = fs.acquire_device(index) else {
+            continue;
+        };
+        let ranges = famfs_core::poison::ranges(dev)?;
+        if ranges.is_empty() {
+            continue;
+        }
+        in_error += 1;
+        outln!(
+            con,
+            "device {index} in error: {} poisoned range{}",
+            ranges.len(),
+            if ranges.len() == 1 { "" } else { "s" }
+        );
+        for (off, len) in ranges {
+            outln!(con, "  poisoned {off:#x}..{:#x}", off + len);
+            let ns = fs.replay().namespace();
+            for node in ns.nodes() {
+                let NodeKind::File(f) = &node.kind else {
+                    continue;
+                };
+                let touches = f
+                    .fmap
+                    .device_ranges()
+                    .any(|e| e.devindex == index && e.offset < off + len && off < e.offset + e.len);
+                if touches {
+                    outln!(con, "    file in error: {}", ns.path_of(node.ino));
+                }
+            }
+        }
+    }
+    Ok(in_error)
 }
 
 /// `fsck -B N`: how free space is spread over N buckets (what interleaved

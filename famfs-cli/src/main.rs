@@ -13,6 +13,7 @@
 mod console;
 mod cp;
 mod creat;
+mod debug;
 mod devadd;
 mod entries;
 mod fsck;
@@ -85,6 +86,8 @@ enum Command {
     Logplay(LogplayArgs),
     /// Check a file system (read-only).
     Fsck(FsckArgs),
+    /// Test aids for simulated regions.
+    Debug(DebugArgs),
 }
 
 impl Command {
@@ -106,6 +109,7 @@ impl Command {
             Command::Getmap(_) => "getmap",
             Command::Logplay(_) => "logplay",
             Command::Fsck(_) => "fsck",
+            Command::Debug(_) => "debug",
         }
     }
 }
@@ -179,6 +183,34 @@ pub struct MountArgs {
     /// is found by its uuid and opened the first time a file needs it
     #[arg(long = "device", value_name = "PATH")]
     pub devices: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    #[command(subcommand)]
+    pub command: DebugCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Simulate a memory error: reads, writes and mmaps of the range fail
+    /// with EHWPOISON in every process (simulated regions only).
+    Poison(PoisonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoisonArgs {
+    /// Empty the region's poison list instead
+    #[arg(long)]
+    pub clear: bool,
+    /// Simulated region file
+    pub device: PathBuf,
+    /// Device offset of the range (k, m, g suffixes); widened to 4 KiB pages
+    #[arg(value_parser = size::parse, required_unless_present = "clear")]
+    pub offset: Option<u64>,
+    /// Length of the range (k, m, g suffixes)
+    #[arg(value_parser = size::parse, required_unless_present = "clear")]
+    pub len: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -402,6 +434,7 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
         Command::Getmap(a) => show::getmap(a, con),
         Command::Logplay(a) => logplay::run(a, con),
         Command::Fsck(a) => fsck::run(a, con),
+        Command::Debug(a) => debug::run(a, con),
     }
 }
 

@@ -92,6 +92,8 @@ pub enum Error {
     BadDevice { path: PathBuf, reason: String },
     #[error("{path}: device is {size} bytes; famfs needs at least {min} bytes")]
     DeviceTooSmall { path: PathBuf, size: u64, min: u64 },
+    #[error("memory error (poisoned memory) on device {index} in the piece at offset {offset:#x}")]
+    MemoryError { index: u32, offset: u64 },
     #[error("device {index} (uuid {uuid}) is not available: {why}")]
     DeviceMissing {
         index: u32,
@@ -132,6 +134,7 @@ impl Error {
             Error::OutOfSpace { .. } | Error::LogFull { .. } => libc::ENOSPC,
             Error::NotMaster { .. } | Error::ReadOnly { .. } => libc::EROFS,
             Error::SizeMismatch { .. } => libc::EEXIST,
+            Error::MemoryError { .. } => libc::EHWPOISON,
             Error::NotFamfs(_) => libc::ENOENT,
             _ => libc::EIO,
         }

@@ -242,12 +242,26 @@ impl<'a> FileIo<'a> {
             })
     }
 
+    /// Device `p.devindex`, refusing a piece in its poison list with
+    /// [`Error::MemoryError`] (EHWPOISON), as the kernel fails a file whose
+    /// memory reported an error.
+    fn device_for(&self, p: &crate::fmap::Piece) -> Result<&'a DaxDevice> {
+        let dev = self.device(p.devindex)?;
+        if crate::poison::hit(dev, p.offset, p.len)? {
+            return Err(Error::MemoryError {
+                index: p.devindex,
+                offset: p.offset,
+            });
+        }
+        Ok(dev)
+    }
+
     /// Reads up to `buf.len()` bytes at `off`; 0 at or past EOF.
     pub fn read(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
         let mut done = 0;
         for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
             let n = p.len as usize;
-            self.device(p.devindex)?
+            self.device_for(&p)?
                 .read_at(p.offset, &mut buf[done..done + n])?;
             done += n;
         }
@@ -260,7 +274,7 @@ impl<'a> FileIo<'a> {
         let mut done = 0;
         for p in self.fmap.pieces(self.size, off, data.len() as u64) {
             let n = p.len as usize;
-            let dev = self.device(p.devindex)?;
+            let dev = self.device_for(&p)?;
             dev.write_at(p.offset, &data[done..done + n])?;
             dev.write_back(p.offset, p.len)?;
             done += n;

@@ -25,6 +25,7 @@ pub mod memerr;
 pub mod mounts;
 pub mod namespace;
 pub mod path;
+pub mod poison;
 pub mod random;
 pub mod replay;
 pub mod stripe;

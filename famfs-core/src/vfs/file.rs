@@ -3,10 +3,11 @@
 
 use super::mount::{DirEntry, Mount, NodeInfo};
 use super::SysResult;
-use crate::dax::DaxDevice;
+use crate::dax::{DaxDevice, DeviceKind};
 use crate::fmap::{Fmap, Piece};
 use crate::memerr::{self, DeviceHealth};
 use crate::namespace::Ino;
+use crate::poison;
 use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -102,12 +103,43 @@ impl FileData {
         f.errno
     }
 
+    /// Fails with EHWPOISON, marking the device, when a piece overlaps the
+    /// simulated poison list of its region ([`crate::poison`]); devdax
+    /// memory reports its errors by SIGBUS instead. The list header is read
+    /// with a fault-tolerant copy, so a truncated region is EIO, not a crash.
+    fn check_poison(d: &FileDevice, p: &Piece) -> SysResult<()> {
+        const AT: u64 = poison::TABLE_OFFSET;
+        if d.dev.kind() != DeviceKind::Simulated || d.dev.size() < AT + poison::HEADER_LEN as u64 {
+            return Ok(());
+        }
+        let mut hdr = [0u8; poison::HEADER_LEN];
+        // SAFETY: `AT + HEADER_LEN` is inside the mapping (checked above).
+        unsafe { memerr::copy(hdr.as_mut_ptr(), d.base.add(AT as usize), hdr.len()) }
+            .map_err(|f| Self::fault(d, f))?;
+        if poison::header_has_poison(&hdr) && poison::hit(&d.dev, p.offset, p.len).unwrap_or(true) {
+            d.health.mark(Errno::EHWPOISON);
+            return Err(Errno::EHWPOISON);
+        }
+        Ok(())
+    }
+
+    /// Every piece of `[off, off + len)` checked against the poison list
+    /// (for mmap, which hands out the memory without copying it).
+    pub fn check_poison_range(&self, off: u64, len: u64) -> SysResult<()> {
+        for p in self.pieces(off, len) {
+            let (d, _) = self.piece_at(&p)?;
+            Self::check_poison(d, &p)?;
+        }
+        Ok(())
+    }
+
     /// Copies up to `buf.len()` bytes at `off` into `buf`: 0 at or past EOF.
     pub fn read(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
         self.check_health()?;
         let mut done = 0usize;
         for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
             let (d, src) = self.piece_at(&p)?;
+            Self::check_poison(d, &p)?;
             let n = p.len as usize;
             // SAFETY: `src..src+n` is inside the mapping; `buf[done..done+n]`
             // is inside `buf` (pieces never cover more than asked for).
@@ -135,6 +167,7 @@ impl FileData {
             if d.dev.access() != crate::dax::Access::ReadWrite {
                 return Err(Errno::EBADF);
             }
+            Self::check_poison(d, &p)?;
             let n = p.len as usize;
             // SAFETY: `dst..dst+n` is inside a writable mapping; the source
             // is inside `data`.

@@ -101,6 +101,7 @@ impl Vfs {
         f.check_health()?;
         let off = off as u64;
         let len64 = len as u64;
+        f.check_poison_range(off, len64)?;
         let pieces: Vec<_> = f.pieces(off, len64).collect();
         let mut fds = Vec::with_capacity(pieces.len());
         for p in &pieces {
