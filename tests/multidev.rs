@@ -5,9 +5,7 @@
 
 use famfs_tests::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 /// A file system of a 256 MiB primary and `extra` 128 MiB devices.
 fn multi(env: &Env, extra: usize) -> (Region, Vec<PathBuf>) {
@@ -71,6 +69,16 @@ fn read_under_shim(env: &Env, paths: &[String]) -> BTreeMap<String, String> {
             (p.to_string(), rest.to_string())
         })
         .collect()
+}
+
+/// `famfs mount --device D... PRIMARY MOUNTPOINT` for region `r`.
+fn mount_with(env: &Env, r: &Region, devs: &[&PathBuf]) -> Out {
+    let mut args = vec!["mount"];
+    for d in devs {
+        args.extend(["--device", d.to_str().unwrap()]);
+    }
+    args.extend([r.dev_str(), r.mnt.as_str()]);
+    env.famfs(&args)
 }
 
 fn str_refs(v: &[String]) -> Vec<&str> {
@@ -246,15 +254,7 @@ fn a_device_missing_at_mount_fails_only_the_files_that_use_it() {
     let hidden = env.dir().join("hidden.img");
     std::fs::rename(&devs[2], &hidden).unwrap();
     env.ok(&["umount", &r.mnt]);
-    let out = env.famfs(&[
-        "mount",
-        "--device",
-        devs[1].to_str().unwrap(),
-        "--device",
-        devs[3].to_str().unwrap(),
-        r.dev_str(),
-        &r.mnt,
-    ]);
+    let out = mount_with(&env, &r, &[&devs[1], &devs[3]]);
     assert!(out.success(), "{}", out.describe());
     assert!(
         out.stderr.contains(&uuid2) && out.stderr.contains("EIO"),
@@ -265,15 +265,8 @@ fn a_device_missing_at_mount_fails_only_the_files_that_use_it() {
     env.ok(&["umount", &r.mnt]);
     let err = env.fail(&["mount", "--device", r.dev_str(), r.dev_str(), &r.mnt]);
     assert!(err.contains("primary"), "{err}");
-    env.ok(&[
-        "mount",
-        "--device",
-        devs[1].to_str().unwrap(),
-        "--device",
-        devs[3].to_str().unwrap(),
-        r.dev_str(),
-        &r.mnt,
-    ]);
+    let out = mount_with(&env, &r, &[&devs[1], &devs[3]]);
+    assert!(out.success(), "{}", out.describe());
 
     let paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     let shim = read_under_shim(&env, &paths);
@@ -299,14 +292,8 @@ fn a_device_missing_at_mount_fails_only_the_files_that_use_it() {
     // The device comes back: every file reads again, in new processes.
     std::fs::rename(&hidden, &devs[2]).unwrap();
     env.ok(&["umount", &r.mnt]);
-    let dev_args: Vec<String> = devs[1..]
-        .iter()
-        .flat_map(|d| ["--device".to_string(), d.to_str().unwrap().to_string()])
-        .collect();
-    let mut mount = vec!["mount"];
-    mount.extend(str_refs(&dev_args));
-    mount.extend([r.dev_str(), r.mnt.as_str()]);
-    env.ok(&mount);
+    let out = mount_with(&env, &r, &devs[1..].iter().collect::<Vec<_>>());
+    assert!(out.success(), "{}", out.describe());
     for (path, seed, _) in &files {
         env.ok(&["verify", "-S", &seed.to_string(), "-f", path]);
     }
@@ -367,39 +354,17 @@ fn a_memory_error_on_one_device_fails_only_the_files_that_touch_it() {
         })
         .expect("files spread over the secondary devices");
     let paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-    let mut child = env
-        .shim(
-            "python3",
-            &[&["-c", READER][..], &str_refs(&paths)].concat(),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 under the shim");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("first {}", 4096 * files.len()));
+    let mut reader = env.shim_stepped(
+        "python3",
+        &[&["-c", READER][..], &str_refs(&paths)].concat(),
+    );
+    assert_eq!(reader.line(), format!("first {}", 4096 * files.len()));
     // Cut the victim back to its superblock region: its file pages are gone
     // and the next copy from them faults with a real SIGBUS.
-    let dev = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&devs[victim as usize])
-        .unwrap();
-    dev.set_len(2 * MIB).unwrap();
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert!(
-        out.status.success(),
-        "reader died: {:?}\n{rest}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = rest.lines().collect();
-    assert_eq!(lines.last(), Some(&"alive"), "{rest}");
+    truncate(&devs[victim as usize], 2 * MIB);
+    reader.send("go");
+    let lines = reader.finish();
+    assert_eq!(lines.last().map(String::as_str), Some("alive"), "{lines:?}");
     for (path, used) in &files {
         let line = lines
             .iter()
@@ -416,5 +381,4 @@ fn a_memory_error_on_one_device_fails_only_the_files_that_touch_it() {
             "{path} on {used:?}, device {victim} failed"
         );
     }
-    assert!(Path::new(&devs[0]).exists());
 }

@@ -4,8 +4,6 @@
 //! running, and `famfs fsck` reports the device and the files in error.
 
 use famfs_tests::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 
 /// The device offset of a file's first extent, from `getmap`.
 fn first_offset(env: &Env, path: &str) -> u64 {
@@ -131,31 +129,20 @@ fn a_running_reader_sees_new_poison_on_its_next_read() {
     let r = env.region("128m");
     env.ok(&["creat", "-S", "1", "-s", "3m", &r.p("f")]);
     let off = first_offset(&env, &r.p("f")).to_string();
-    let mut child = env
-        .shim(
-            "python3",
-            &[
-                "-c",
-                READER,
-                &format!("read={}", r.p("f")),
-                "wait=",
-                &format!("read={}", r.p("f")),
-            ],
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "read f ok");
+    let mut reader = env.shim_stepped(
+        "python3",
+        &[
+            "-c",
+            READER,
+            &format!("read={}", r.p("f")),
+            "wait=",
+            &format!("read={}", r.p("f")),
+        ],
+    );
+    assert_eq!(reader.line(), "read f ok");
     env.ok(&["debug", "poison", r.dev_str(), &off, "4k"]);
-    child.stdin.take().unwrap().write_all(b"\n").unwrap();
-    line.clear();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "read f EHWPOISON");
-    assert!(child.wait().unwrap().success());
+    reader.send("");
+    assert_eq!(reader.finish(), ["read f EHWPOISON"]);
 }
 
 #[test]

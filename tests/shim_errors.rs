@@ -3,8 +3,6 @@
 //! keeps running, and every later access to the device fails the same way.
 
 use famfs_tests::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 
 /// Reads at the first file offset, then waits for a line on stdin (the
 /// test truncates the region meanwhile), reads again twice, and opens and
@@ -38,40 +36,15 @@ fn sigbus_on_truncated_region_gives_eio_and_the_reader_carries_on() {
     env.ok(&["cp", src.to_str().unwrap(), &r.p("a.bin")]);
     env.ok(&["cp", src.to_str().unwrap(), &r.p("b.bin")]);
 
-    let mut child = env
-        .shim("python3", &["-c", READER, &r.p("a.bin"), &r.p("b.bin")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 under the shim");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "first 4096", "before truncation");
-
+    let mut reader = env.shim_stepped("python3", &["-c", READER, &r.p("a.bin"), &r.p("b.bin")]);
+    assert_eq!(reader.line(), "first 4096", "before truncation");
     // Cut the region back to its metadata: every file page is gone, so the
     // next copy from the mapping faults with SIGBUS (BUS_ADRERR).
-    let dev = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&r.dev)
-        .unwrap();
-    dev.set_len(META_LEN).unwrap();
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-
-    let out = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "reader died: {:?}\n{rest}\n{stderr}",
-        out.status
-    );
+    truncate(&r.dev, META_LEN);
+    reader.send("go");
     assert_eq!(
-        rest.lines().collect::<Vec<_>>(),
-        ["second EIO", "third EIO", "other file EIO", "alive"],
-        "stderr: {stderr}"
+        reader.finish(),
+        ["second EIO", "third EIO", "other file EIO", "alive"]
     );
 }
 

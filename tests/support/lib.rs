@@ -403,6 +403,20 @@ impl Env {
         cmd
     }
 
+    /// `PROGRAM ARGS` under the shim with piped stdio, for tests that
+    /// change something while it runs (see [`Stepped`]).
+    pub fn shim_stepped<S: AsRef<OsStr>>(&self, program: impl AsRef<OsStr>, args: &[S]) -> Stepped {
+        let mut child = self
+            .shim(program, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("a program under the shim");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        Stepped { child, stdout }
+    }
+
     /// Runs `famfs ARGS`.
     pub fn famfs(&self, args: &[&str]) -> Out {
         run(self.command(args))
@@ -478,6 +492,55 @@ impl Env {
         let dev = self.mkfs_region(size);
         self.mount(&dev)
     }
+}
+
+/// A program under the shim that the test drives step by step: read its
+/// lines, change the world, send it a line to go on, then collect the rest.
+pub struct Stepped {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Stepped {
+    /// The program's next line of output, without the newline.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.stdout, &mut line).unwrap();
+        line.trim_end().to_string()
+    }
+
+    /// Sends one line to its stdin.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        writeln!(stdin, "{line}").unwrap();
+    }
+
+    /// Waits for the program; asserts it exited 0 and returns the rest of
+    /// its stdout as lines.
+    pub fn finish(mut self) -> Vec<String> {
+        drop(self.child.stdin.take());
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "program died: {:?}\n{rest}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        rest.lines().map(str::to_string).collect()
+    }
+}
+
+/// Cuts the file at `path` to `len` bytes (a region truncated under its
+/// readers: their next access past `len` raises SIGBUS).
+pub fn truncate(path: &Path, len: u64) {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
 }
 
 /// A mounted file system: its device and (virtual) mount point.
