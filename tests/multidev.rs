@@ -5,7 +5,7 @@
 
 use famfs_tests::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A file system of a 256 MiB primary and `extra` 128 MiB devices.
 fn multi(env: &Env, extra: usize) -> (Region, Vec<PathBuf>) {
@@ -67,6 +67,35 @@ fn read_under_shim(env: &Env, paths: &[String]) -> BTreeMap<String, String> {
         .map(|l| {
             let (p, rest) = l.split_once(' ').unwrap();
             (p.to_string(), rest.to_string())
+        })
+        .collect()
+}
+
+/// `n` files `f0..` of `size` bytes, each interleaved over 2 strips on one
+/// device chosen at random (seeds from `seed0`): (path, seed, devices).
+fn one_device_files(
+    env: &Env,
+    r: &Region,
+    n: u32,
+    size: u64,
+    seed0: u32,
+) -> Vec<(String, u32, BTreeSet<u32>)> {
+    (0..n)
+        .map(|i| {
+            let path = r.p(&format!("f{i}"));
+            let seed = seed0 + i;
+            let s = seed.to_string();
+            let placement = ["-N", "2", "-B", "2", "-C", "2m", "--devices", "1"];
+            creat(
+                env,
+                &path,
+                seed,
+                size,
+                &[&placement[..], &["--stripe-seed", &s]].concat(),
+            );
+            let used = devices_of(env, &path);
+            assert_eq!(used.len(), 1, "{path}");
+            (path, seed, used)
         })
         .collect()
 }
@@ -213,30 +242,7 @@ fn devadd_refuses_bad_devices_and_changes_nothing() {
 fn a_device_missing_at_mount_fails_only_the_files_that_use_it() {
     let env = Env::new();
     let (r, devs) = multi(&env, 3);
-    let mut files = Vec::new();
-    for i in 0..8u32 {
-        let path = r.p(&format!("f{i}"));
-        let seed = (100 + i).to_string();
-        creat(
-            &env,
-            &path,
-            100 + i,
-            6 * MIB,
-            &[
-                "-N",
-                "2",
-                "-B",
-                "4",
-                "-C",
-                "2m",
-                "--devices",
-                "1",
-                "--stripe-seed",
-                &seed,
-            ],
-        );
-        files.push((path.clone(), 100 + i, devices_of(&env, &path)));
-    }
+    let mut files = one_device_files(&env, &r, 8, 6 * MIB, 100);
     let all = {
         let path = r.p("everywhere");
         creat(&env, &path, 7, 9 * MIB, &["-N", "4", "-B", "4", "-C", "2m"]);
@@ -322,30 +328,10 @@ print("alive", flush=True)
 fn a_memory_error_on_one_device_fails_only_the_files_that_touch_it() {
     let env = Env::new();
     let (r, devs) = multi(&env, 3);
-    let mut files: Vec<(String, BTreeSet<u32>)> = Vec::new();
-    for i in 0..8u32 {
-        let path = r.p(&format!("f{i}"));
-        let seed = i.to_string();
-        creat(
-            &env,
-            &path,
-            i,
-            4 * MIB,
-            &[
-                "-N",
-                "2",
-                "-B",
-                "2",
-                "-C",
-                "2m",
-                "--devices",
-                "1",
-                "--stripe-seed",
-                &seed,
-            ],
-        );
-        files.push((path.clone(), devices_of(&env, &path)));
-    }
+    let files: Vec<(String, BTreeSet<u32>)> = one_device_files(&env, &r, 8, 4 * MIB, 0)
+        .into_iter()
+        .map(|(p, _, used)| (p, used))
+        .collect();
     // The device to fail: one that some files use and others do not.
     let victim = (1..=3u32)
         .find(|d| {
