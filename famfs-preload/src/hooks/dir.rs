@@ -301,7 +301,7 @@ hook! {
             if !of.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            getdents_famfs(&of, buf, len)
+            getdents_famfs(of, buf, len)
         }, || real!(getdents64)(fd, buf, len))
     }
 }

@@ -89,6 +89,9 @@ hook! {
 
 hook! {
     unsafe fn close(fd: c_int) -> c_int => famfs_close {
+        if shim::fd_is_plain(fd) && !shim::fd_is_template(fd) {
+            return real!(close)(fd);
+        }
         shim::hook(
             |vfs| {
                 if vfs.is_template(fd) {
