@@ -75,7 +75,7 @@ impl Fixture {
     }
 
     fn open(&self, path: &str, flags: i32) -> SysResult<Arc<OpenFile>> {
-        let fd = self.vfs.open(&self.famfs(path), flags)?;
+        let fd = self.vfs.open(self.famfs(path), flags)?;
         Ok(self.vfs.fds.get(fd).expect("mapped"))
     }
 }
@@ -111,7 +111,7 @@ fn resolution() {
 #[test]
 fn relative_to_a_famfs_directory_and_cwd() {
     let f = fixture();
-    let dfd = f.vfs.open(&f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
+    let dfd = f.vfs.open(f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
     match f.vfs.resolve(dfd, b"b.bin").unwrap() {
         Target::Famfs(fp) => assert_eq!(fp.rel, "d/b.bin"),
         t => panic!("{t:?}"),
@@ -124,7 +124,7 @@ fn relative_to_a_famfs_directory_and_cwd() {
         }
         t => panic!("{t:?}"),
     }
-    let afd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let afd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     assert_eq!(f.vfs.resolve(afd, b"x").unwrap_err(), Errno::ENOTDIR);
 
     f.vfs.chdir(&f.famfs(&f.p("d"))).unwrap();
@@ -267,7 +267,7 @@ fn listing_has_dot_entries_and_sees_new_files() {
 #[test]
 fn durable_state_is_shared_through_a_page() {
     let f = fixture();
-    let fd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let fd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     let of = f.vfs.fds.get(fd).unwrap();
     of.lseek(1234, libc::SEEK_SET).unwrap();
     f.vfs.make_durable().unwrap();

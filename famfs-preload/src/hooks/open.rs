@@ -21,7 +21,7 @@ unsafe fn open_famfs(
     real: impl FnOnce(*const c_char) -> c_int,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { with_path(dirfd, path, -1, |vfs, fp| vfs.open(&fp, flags), real) }
+    unsafe { with_path(dirfd, path, -1, |vfs, fp| vfs.open(fp, flags), real) }
 }
 
 hook! {
