@@ -415,6 +415,15 @@ fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
     });
     f.vfs.forget(fd);
     assert!(!f.vfs.fds.contains(fd));
-    // The table held the only other references; ours are the last ones.
-    assert!(files.iter().all(|of| Arc::strong_count(of) == 2));
+    // Every reference the table dropped at fd 1000 is released once no
+    // reader can hold it (epoch reclamation: flush until it has run; other
+    // tests' threads pin only briefly). Then the descriptors `a` and `b`
+    // hold the only other references.
+    let mut flushes = 0;
+    while files.iter().any(|of| Arc::strong_count(of) != 2) {
+        assert!(flushes < 1_000_000, "references never released");
+        crossbeam_epoch::pin().flush();
+        std::thread::yield_now();
+        flushes += 1;
+    }
 }
