@@ -144,16 +144,6 @@ impl DaxDevice {
                 ),
             ));
         }
-        if kind == DeviceKind::Simulated && access == Access::ReadWrite {
-            // A writer's first touch of a sparse region page faults it in
-            // from the file; readahead around the fault would zero pages of
-            // holes the writer is about to overwrite, over and over (1 GiB
-            // into a fresh region: 3.9 s with it, 1.6 s without). devdax
-            // memory has no page cache, so this is the simulation's business.
-            if let Err(e) = map.advise(memmap2::Advice::Random) {
-                tracing::debug!(path = %path.display(), error = %e, "madvise(MADV_RANDOM) failed");
-            }
-        }
         tracing::debug!(path = %path.display(), ?kind, size, ?access, "mapped dax device");
 
         Ok(DaxDevice {
