@@ -107,7 +107,9 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     let mut from = 0;
     while let Some(i) = find_byte(&hay[from..=last_start], first) {
         let at = from + i;
-        if &hay[at + 1..at + needle.len()] == rest {
+        // A byte loop: a candidate usually fails on its first byte, where
+        // a memcmp call would cost more than the comparison.
+        if hay[at + 1..at + needle.len()].iter().eq(rest) {
             return true;
         }
         from = at + 1;
