@@ -19,7 +19,7 @@ use famfs_core::{path, Error};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, IsTerminal};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -493,22 +493,10 @@ impl Copier<'_> {
     }
 }
 
-/// Reads into `buf` until it is full or the source ends; returns the count.
-fn read_full(src: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match src.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
-/// Streams `io.size()` bytes of `src` (from its start) into `io`. A source
-/// that ends early fails the copy: its size changed after it was measured.
+/// Streams `io.size()` bytes of `src` (from its start) into `io`: each
+/// chunk is read by the kernel straight into the mapped device (one copy,
+/// no buffer). A source that ends early fails the copy: its size changed
+/// after it was measured.
 fn copy_into(
     io: &FileIo<'_>,
     src: &mut File,
@@ -516,21 +504,17 @@ fn copy_into(
     progress: Option<&ProgressBar>,
 ) -> famfs_core::Result<()> {
     use std::io::Seek;
+    use std::os::fd::AsFd;
     let size = io.size();
     src.rewind()
         .map_err(|e| Error::io(format!("{}: rewinding", name.display()), e))?;
-    let mut buf = vec![0u8; IO_CHUNK];
     let mut off = 0u64;
     while off < size {
-        let want = (size - off).min(IO_CHUNK as u64) as usize;
-        let n = read_full(src, &mut buf[..want])
-            .map_err(|e| Error::io(format!("reading {}", name.display()), e))?;
-        if n > 0 {
-            io.write(off, &buf[..n])?;
-            off += n as u64;
-            if let Some(bar) = progress {
-                bar.inc(n as u64);
-            }
+        let want = (size - off).min(IO_CHUNK as u64);
+        let n = io.fill_from(off, want, src.as_fd(), name)?;
+        off += n;
+        if let Some(bar) = progress {
+            bar.inc(n);
         }
         if n < want {
             return Err(Error::io(

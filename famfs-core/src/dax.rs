@@ -13,6 +13,7 @@
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr;
@@ -238,6 +239,41 @@ impl DaxDevice {
         // alias the mapping, as for `read_at`.
         unsafe { ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
         Ok(())
+    }
+
+    /// Fills `[offset, offset + len)` with `read(2)` from `src` at its
+    /// current offset until the range is full or `src` ends; returns the
+    /// count. The kernel copies straight into the mapping: one copy, no
+    /// buffer, and no Rust reference into device memory. A read error names
+    /// `src_name`. The caller writes the range back.
+    pub fn read_from(
+        &self,
+        offset: u64,
+        len: u64,
+        src: BorrowedFd<'_>,
+        src_name: &Path,
+    ) -> Result<u64> {
+        self.check_writable()?;
+        let base = self.ptr_at(offset, len)?;
+        let mut done = 0u64;
+        while done < len {
+            // Linux moves at most about 2 GiB per read.
+            let want = (len - done).min(1 << 30) as usize;
+            // SAFETY: `[base + done, base + done + want)` lies inside the
+            // mapping, which is writable (both checked above).
+            let n = unsafe { libc::read(src.as_raw_fd(), base.add(done as usize).cast(), want) };
+            if n > 0 {
+                done += n as u64;
+            } else if n == 0 {
+                break;
+            } else {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(Error::io(format!("reading {}", src_name.display()), e));
+                }
+            }
+        }
+        Ok(done)
     }
 
     /// Sets `len` bytes at `offset` to `byte`.

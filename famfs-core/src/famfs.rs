@@ -282,6 +282,30 @@ impl<'a> FileIo<'a> {
         Ok(done)
     }
 
+    /// Fills `[off, off + len)` (cut at EOF) straight from `src` at its
+    /// current offset, piece by piece ([`DaxDevice::read_from`]: the kernel
+    /// copies into the device, no buffer), writing each piece back. Returns
+    /// the count: short if `src` ended first.
+    pub fn fill_from(
+        &self,
+        off: u64,
+        len: u64,
+        src: std::os::fd::BorrowedFd<'_>,
+        src_name: &Path,
+    ) -> Result<u64> {
+        let mut done = 0;
+        for p in self.fmap.pieces(self.size, off, len) {
+            let dev = self.device(p.devindex)?;
+            let n = dev.read_from(p.offset, p.len, src, src_name)?;
+            dev.write_back(p.offset, n)?;
+            done += n;
+            if n < p.len {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// Zeroes the whole file, leaving already-zero pages untouched.
     pub fn zero(&self) -> Result<()> {
         for p in self.fmap.pieces(self.size, 0, self.size) {

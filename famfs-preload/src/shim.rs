@@ -29,17 +29,24 @@ pub fn vfs_if_ready() -> Option<&'static Vfs> {
     VFS.get().filter(|v| v.is_active())
 }
 
-/// True when descriptor `fd` is certainly not famfs, decided without
-/// touching the per-thread guard (a call into the loader for a shared
-/// library's thread-local) or the descriptor table's lock: the shim is up
-/// and no famfs descriptor is open. Otherwise the hook looks `fd` up once,
+/// True when descriptor `fd` is certainly not famfs, decided with a few
+/// plain loads and without touching the per-thread guard (a call into the
+/// loader for a shared library's thread-local): the shim is up and `fd` is
+/// not in the descriptor table. Otherwise the hook looks `fd` up once,
 /// inside the shim.
 #[inline]
 pub fn fd_is_plain(fd: libc::c_int) -> bool {
     fd < 0
         || VFS
             .get()
-            .is_some_and(|v| !v.is_active() || v.fds.is_empty())
+            .is_some_and(|v| !v.is_active() || !v.fds.contains(fd))
+}
+
+/// Whether `fd` is the shim's own template descriptor (the one `close`
+/// must refuse), decided as cheaply as [`fd_is_plain`].
+#[inline]
+pub fn fd_is_template(fd: libc::c_int) -> bool {
+    VFS.get().is_some_and(|v| v.is_template(fd))
 }
 
 /// As [`fd_is_plain`] for a path relative to `dirfd`.

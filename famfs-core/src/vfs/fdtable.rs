@@ -4,93 +4,204 @@
 //! one `O_PATH` descriptor), so its number can never collide with the
 //! process's own descriptors, and dup, close and exec keep their kernel
 //! semantics for it. This table maps the number to the open file.
+//!
+//! Every read and write of a famfs descriptor looks it up here, so a lookup
+//! takes no lock and allocates nothing. The table is an array of segments
+//! that double in size (descriptors 0-63, 64-127, 128-255, ...), each made
+//! on the first insert into it and kept for the table's life, so a slot
+//! never moves. Memory grows with the highest famfs descriptor number, as
+//! the kernel's own table does.
+//!
+//! A slot holds one reference to its open file (`Arc::into_raw`). A reader
+//! pins the epoch (crossbeam-epoch: a per-thread flag, no shared lock) and
+//! borrows the file without touching its reference count; `close` unmaps
+//! the slot and defers dropping that reference until every thread pinned
+//! at the time has unpinned, so a file is never freed under a reader.
+//! Deferred drops run in batches during later pins (of any hook): freeing
+//! memory of files closed earlier, never a system call.
+//!
+//! arc-swap was measured as the alternative: its readers cost about the
+//! same, but every insert and remove scans all threads' debt slots, which
+//! took 19% of the time of an open + fstat + close loop.
 
 use super::file::OpenFile;
-use parking_lot::RwLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use crossbeam_epoch as epoch;
+use std::mem::ManuallyDrop;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Descriptors below this share the first segment; segment `s >= 1` holds
+/// `FIRST << (s - 1) .. FIRST << s`.
+const FIRST: usize = 64;
+/// Enough segments for every non-negative `i32`.
+const SEGMENTS: usize = 26;
+
+/// One descriptor: null, or a reference from `Arc::into_raw`.
+type Slot = AtomicPtr<OpenFile>;
 
 #[derive(Default)]
 pub struct FdTable {
-    slots: RwLock<Vec<Option<Arc<OpenFile>>>>,
-    /// Number of famfs descriptors: while zero, no lookup takes the lock.
-    count: AtomicUsize,
+    segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
+}
+
+/// The segment holding `fd` and its index there.
+fn locate(fd: i32) -> Option<(usize, usize)> {
+    let fd = usize::try_from(fd).ok()?;
+    if fd < FIRST {
+        return Some((0, fd));
+    }
+    let top = (usize::BITS - 1 - fd.leading_zeros()) as usize;
+    let seg = top - FIRST.trailing_zeros() as usize + 1;
+    Some((seg, fd - (1 << top)))
+}
+
+/// The first descriptor of segment `seg` and how many it holds.
+fn span(seg: usize) -> (usize, usize) {
+    if seg == 0 {
+        (0, FIRST)
+    } else {
+        (FIRST << (seg - 1), FIRST << (seg - 1))
+    }
+}
+
+/// Takes over the slot reference `p` (non-null, swapped out of its slot by
+/// the caller): hands the caller a reference of its own and drops the
+/// slot's once no reader can still be borrowing it.
+fn retire(p: *mut OpenFile) -> Arc<OpenFile> {
+    // SAFETY: `p` came from `Arc::into_raw` in `insert`, and the caller
+    // swapped it out of its slot, so this reference is ours to release.
+    let slot_ref = unsafe { Arc::from_raw(p) };
+    let ours = slot_ref.clone();
+    epoch::pin().defer(move || drop(slot_ref));
+    ours
 }
 
 impl FdTable {
+    fn slot(&self, fd: i32) -> Option<&Slot> {
+        let (seg, i) = locate(fd)?;
+        self.segments[seg].get()?.get(i)
+    }
+
+    fn slot_or_grow(&self, fd: i32) -> Option<&Slot> {
+        let (seg, i) = locate(fd)?;
+        let slots = self.segments[seg].get_or_init(|| {
+            let (_, len) = span(seg);
+            (0..len).map(|_| AtomicPtr::new(ptr::null_mut())).collect()
+        });
+        slots.get(i)
+    }
+
     /// The open file behind `fd`, if `fd` is a famfs descriptor.
     #[inline]
     pub fn get(&self, fd: i32) -> Option<Arc<OpenFile>> {
-        if fd < 0 || self.count.load(Ordering::Acquire) == 0 {
+        self.with(fd, Arc::clone)
+    }
+
+    /// Runs `f` on the open file behind `fd` (None if `fd` is not famfs),
+    /// borrowing it: no lock, no reference count change, no allocation.
+    #[inline]
+    pub fn with<R>(&self, fd: i32, f: impl FnOnce(&Arc<OpenFile>) -> R) -> Option<R> {
+        let slot = self.slot(fd)?;
+        let _pinned = epoch::pin();
+        let p = slot.load(Ordering::Acquire);
+        if p.is_null() {
             return None;
         }
-        self.slots.read().get(fd as usize).cloned().flatten()
+        // SAFETY: a non-null slot holds a reference from `Arc::into_raw`;
+        // whoever swaps it out defers its drop past every pinned thread, and
+        // this thread stays pinned until `f` returns. ManuallyDrop: the
+        // reference stays the slot's.
+        let of = ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+        Some(f(&of))
     }
 
-    /// True while no famfs descriptor is open: a lock-free answer to "is
-    /// this descriptor famfs?" for the common case.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.count.load(Ordering::Acquire) == 0
-    }
-
-    /// Whether `fd` is a famfs descriptor.
+    /// Whether `fd` is a famfs descriptor: a few plain loads.
     #[inline]
     pub fn contains(&self, fd: i32) -> bool {
-        if fd < 0 || self.count.load(Ordering::Acquire) == 0 {
-            return false;
-        }
-        matches!(self.slots.read().get(fd as usize), Some(Some(_)))
+        self.slot(fd)
+            .is_some_and(|s| !s.load(Ordering::Acquire).is_null())
     }
 
-    /// Maps `fd` to `of`; returns what it mapped before.
+    /// Maps `fd` to `of`; returns what it mapped before. A negative `fd`
+    /// (never a descriptor) maps nothing.
     pub fn insert(&self, fd: i32, of: Arc<OpenFile>) -> Option<Arc<OpenFile>> {
-        let mut s = self.slots.write();
-        let i = fd as usize;
-        if s.len() <= i {
-            s.resize(i + 1, None);
-        }
-        let old = s[i].replace(of);
-        if old.is_none() {
-            self.count.fetch_add(1, Ordering::AcqRel);
-        }
-        old
+        let slot = self.slot_or_grow(fd)?;
+        let old = slot.swap(Arc::into_raw(of).cast_mut(), Ordering::AcqRel);
+        (!old.is_null()).then(|| retire(old))
     }
 
     /// Unmaps `fd`; returns what it mapped.
     pub fn remove(&self, fd: i32) -> Option<Arc<OpenFile>> {
-        if fd < 0 {
-            return None;
-        }
-        let mut s = self.slots.write();
-        let old = s.get_mut(fd as usize).and_then(Option::take);
-        if old.is_some() {
-            self.count.fetch_sub(1, Ordering::AcqRel);
-        }
-        old
+        let old = self.slot(fd)?.swap(ptr::null_mut(), Ordering::AcqRel);
+        (!old.is_null()).then(|| retire(old))
+    }
+
+    /// Every famfs descriptor number, in order.
+    fn used(&self) -> Vec<i32> {
+        self.segments
+            .iter()
+            .enumerate()
+            .filter_map(|(seg, s)| Some((span(seg).0, s.get()?)))
+            .flat_map(|(base, slots)| {
+                slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| !s.load(Ordering::Acquire).is_null())
+                    .map(move |(i, _)| (base + i) as i32)
+            })
+            .collect()
     }
 
     /// Unmaps every famfs descriptor in `first..=last`.
     pub fn remove_range(&self, first: u32, last: u32) -> Vec<Arc<OpenFile>> {
-        let mut s = self.slots.write();
-        let end = (last as usize).saturating_add(1).min(s.len());
-        let mut out = Vec::new();
-        for slot in s.iter_mut().take(end).skip(first as usize) {
-            if let Some(of) = slot.take() {
-                self.count.fetch_sub(1, Ordering::AcqRel);
-                out.push(of);
-            }
-        }
-        out
+        self.used()
+            .into_iter()
+            .filter(|&fd| (first..=last).contains(&(fd as u32)))
+            .filter_map(|fd| self.remove(fd))
+            .collect()
     }
 
     /// Every famfs descriptor and its open file.
     pub fn all(&self) -> Vec<(i32, Arc<OpenFile>)> {
-        self.slots
-            .read()
-            .iter()
-            .enumerate()
-            .filter_map(|(fd, s)| s.as_ref().map(|of| (fd as i32, of.clone())))
+        self.used()
+            .into_iter()
+            .filter_map(|fd| Some((fd, self.get(fd)?)))
             .collect()
+    }
+}
+
+impl Drop for FdTable {
+    fn drop(&mut self) {
+        for seg in &mut self.segments {
+            for slot in seg.get_mut().into_iter().flat_map(|s| s.iter_mut()) {
+                let p = std::mem::replace(slot.get_mut(), ptr::null_mut());
+                if !p.is_null() {
+                    // SAFETY: the slot's own reference (see `insert`); no
+                    // reader can exist while the table is dropped.
+                    drop(unsafe { Arc::from_raw(p) });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{locate, span, SEGMENTS};
+
+    #[test]
+    fn every_descriptor_has_one_slot() {
+        for fd in (0..5000).chain([i32::MAX - 1, i32::MAX]) {
+            let (seg, i) = locate(fd).unwrap();
+            assert!(seg < SEGMENTS, "fd {fd}");
+            let (base, len) = span(seg);
+            assert!(i < len, "fd {fd}");
+            assert_eq!(base + i, fd as usize, "fd {fd}");
+        }
+        assert_eq!(locate(-1), None);
+        assert_eq!(locate(63), Some((0, 63)));
+        assert_eq!(locate(64), Some((1, 0)));
+        assert_eq!(locate(128), Some((2, 0)));
     }
 }

@@ -215,21 +215,22 @@ pub struct OpenFile {
     pub kind: OpenKind,
     /// O_RDONLY, O_WRONLY or O_RDWR (or O_PATH).
     pub accmode: i32,
+    /// Null while the state is `local`; then the state in `durable`'s page.
     state: AtomicPtr<OfdState>,
-    /// Owns the state until it moves to a shared page.
-    _local: Box<OfdState>,
+    /// The state until it moves to a shared page (inline: an open
+    /// allocates as little as it can).
+    local: OfdState,
     /// The shared page the state moved to, once it has.
     pub(super) durable: Mutex<Option<super::inherit::StatePage>>,
 }
 
 impl OpenFile {
     pub fn new(mount: Arc<Mount>, info: NodeInfo, rel: String, kind: OpenKind, flags: i32) -> Self {
-        let local = Box::new(OfdState::default());
+        let local = OfdState::default();
         local.status.store(
             (flags & !(libc::O_ACCMODE | libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL)) as u32,
             Ordering::Relaxed,
         );
-        let ptr = &*local as *const OfdState as *mut OfdState;
         OpenFile {
             mount,
             ino: info.ino,
@@ -237,8 +238,8 @@ impl OpenFile {
             rel,
             kind,
             accmode: flags & (libc::O_ACCMODE | libc::O_PATH),
-            state: AtomicPtr::new(ptr),
-            _local: local,
+            state: AtomicPtr::new(std::ptr::null_mut()),
+            local,
             durable: Mutex::new(None),
         }
     }
@@ -246,10 +247,14 @@ impl OpenFile {
     /// The shared offset and flags.
     #[inline]
     pub fn state(&self) -> &OfdState {
-        // SAFETY: the pointer is either `self.local` or the state inside
-        // `self.durable`'s page, both living as long as `self` (a page is
-        // never unmapped while the OpenFile lives).
-        unsafe { &*self.state.load(Ordering::Acquire) }
+        let p = self.state.load(Ordering::Acquire);
+        if p.is_null() {
+            return &self.local;
+        }
+        // SAFETY: a non-null pointer is the state inside `self.durable`'s
+        // page, which lives as long as `self` (a page is never unmapped
+        // while the OpenFile lives).
+        unsafe { &*p }
     }
 
     /// Moves the shared state to `to` (a page that outlives `self`).

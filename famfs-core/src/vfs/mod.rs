@@ -206,12 +206,14 @@ impl Vfs {
         } else {
             libc::F_DUPFD
         };
+        // The system call itself, not libc's fcntl: under the shim that
+        // would come back through the fcntl hook for nothing.
         // SAFETY: plain fcntl on our template descriptor.
-        let fd = unsafe { libc::fcntl(t, cmd, 0) };
+        let fd = unsafe { libc::syscall(libc::SYS_fcntl, t, cmd, 0) };
         if fd < 0 {
             Err(Errno::last())
         } else {
-            Ok(fd)
+            Ok(fd as i32)
         }
     }
 
@@ -245,7 +247,7 @@ impl Vfs {
     }
 
     /// `open` of a famfs path: returns the new descriptor.
-    pub fn open(&self, fp: &FamfsPath, flags: i32) -> SysResult<i32> {
+    pub fn open(&self, fp: FamfsPath, flags: i32) -> SysResult<i32> {
         let acc = flags & libc::O_ACCMODE;
         let info = match fp.mount.lookup(&fp.rel) {
             Ok(i) => i,
@@ -287,13 +289,13 @@ impl Vfs {
                 }
             }
         }
-        let of = self.open_file(fp.mount.clone(), fp.rel.clone(), info, flags)?;
+        let of = self.open_file(fp.mount, fp.rel, info, flags)?;
         if of.file().is_some() {
             crate::memerr::install().map_err(|_| Errno::EIO)?;
         }
         let fd = self.placeholder(flags & libc::O_CLOEXEC != 0)?;
+        tracing::debug!(path = %of.abs_path(), fd, flags, "famfs open");
         self.fds.insert(fd, Arc::new(of));
-        tracing::debug!(path = %fp.abs(), fd, flags, "famfs open");
         Ok(fd)
     }
 

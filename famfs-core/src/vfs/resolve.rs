@@ -14,6 +14,7 @@
 use super::mount::Mount;
 use super::{SysResult, Vfs};
 use nix::errno::Errno;
+use std::borrow::Cow;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -84,8 +85,46 @@ fn normalize(base: &[u8], path: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Where byte `b` first occurs in `hay`: libc's vectorised memchr, since
+/// this scan runs on every path the shim sees.
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    // SAFETY: the pointer and length describe `hay`; memchr reads no
+    // further and returns a pointer into it or null.
+    let p = unsafe { libc::memchr(hay.as_ptr().cast(), i32::from(b), hay.len()) };
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
+}
+
+/// Whether `needle` occurs in `hay`: compares only where the first byte
+/// matches, found by [`find_byte`] (a compare at every position cost about
+/// 25 instructions per byte of path; glibc's memmem, more than this).
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    let Some((&first, rest)) = needle.split_first() else {
+        return false;
+    };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    let mut from = 0;
+    while let Some(i) = find_byte(&hay[from..=last_start], first) {
+        let at = from + i;
+        // A byte loop: a candidate usually fails on its first byte, where
+        // a memcmp call would cost more than the comparison.
+        if hay[at + 1..at + needle.len()].iter().eq(rest) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// Whether absolute `path` is already normal: no empty, `.` or `..`
+/// component, no trailing slash (so [`normalize`] would return it as is).
+fn is_normal(path: &[u8]) -> bool {
+    path == b"/"
+        || path.len() > 1
+            && path[1..]
+                .split(|&c| c == b'/')
+                .all(|comp| !matches!(comp, b"" | b"." | b".."))
 }
 
 fn ends_as_dir(path: &[u8]) -> bool {
@@ -130,24 +169,33 @@ impl Vfs {
     }
 
     fn mount_of_bytes(&self, abs: &[u8]) -> Option<(Arc<Mount>, String)> {
+        let (m, start) = self.mount_at(abs)?;
+        Some((
+            m.clone(),
+            std::str::from_utf8(&abs[start..]).ok()?.to_string(),
+        ))
+    }
+
+    /// The mount holding absolute normalised `abs` and where the path
+    /// within it starts in `abs`.
+    fn mount_at(&self, abs: &[u8]) -> Option<(&Arc<Mount>, usize)> {
         // The longest mount point wins (a mount inside another's path).
-        let mut best: Option<(&Arc<Mount>, &[u8])> = None;
+        let mut best: Option<(&Arc<Mount>, usize)> = None;
         for m in &self.mounts {
             let mp = m.mountpoint.as_bytes();
             let Some(rest) = abs.strip_prefix(mp) else {
                 continue;
             };
-            let rel = match rest {
-                [] => rest,
-                [b'/', rel @ ..] => rel,
+            let start = match rest {
+                [] => mp.len(),
+                [b'/', ..] => mp.len() + 1,
                 _ => continue,
             };
             if best.map_or(true, |(b, _)| b.mountpoint.len() < mp.len()) {
-                best = Some((m, rel));
+                best = Some((m, start));
             }
         }
-        let (m, rel) = best?;
-        Some((m.clone(), std::str::from_utf8(rel).ok()?.to_string()))
+        best
     }
 
     /// `x/..` is only the parent of `x` if `x` is a directory: the kernel
@@ -197,13 +245,13 @@ impl Vfs {
     /// [`Vfs::path_is_plain`] return false (the shim's hooks check that
     /// before entering the shim), so the cheap tests are not made twice.
     pub fn resolve_unplain(&self, dirfd: i32, path: &[u8]) -> SysResult<Target> {
-        let (base, rewritten) = if path.first() == Some(&b'/') {
-            (String::from("/"), false)
+        let (base, rewritten): (Cow<str>, bool) = if path.first() == Some(&b'/') {
+            (Cow::Borrowed("/"), false)
         } else if dirfd == libc::AT_FDCWD {
             match self.famfs_cwd() {
-                Some(c) => (c, true),
+                Some(c) => (c.into(), true),
                 None => match self.kernel_cwd() {
-                    Some(c) => (c, false),
+                    Some(c) => (c.into(), false),
                     None => return Ok(Target::Kernel),
                 },
             }
@@ -211,41 +259,80 @@ impl Vfs {
             if !of.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            (of.abs_path(), true)
+            (of.abs_path().into(), true)
         } else {
             // A kernel directory and a path naming a mount: where is it?
             match std::fs::read_link(format!("/proc/self/fd/{dirfd}")) {
-                Ok(p) if p.is_absolute() => (p.to_string_lossy().into_owned(), false),
+                Ok(p) if p.is_absolute() => (p.to_string_lossy().into_owned().into(), false),
                 _ => return Ok(Target::Kernel),
             }
         };
         if path.windows(2).any(|w| w == b"..") {
             self.check_dotdot(base.as_bytes(), path)?;
         }
-        let abs = normalize(base.as_bytes(), path);
-        match self.mount_of_bytes(&abs) {
-            Some((mount, rel)) => Ok(Target::Famfs(FamfsPath {
-                mount,
-                rel,
-                dir_required: ends_as_dir(path),
-            })),
-            None if rewritten => {
-                let mut bytes = abs;
-                if ends_as_dir(path) && bytes != b"/" {
-                    bytes.push(b'/');
-                }
-                Ok(Target::KernelPath(
-                    CString::new(bytes).map_err(|_| Errno::EINVAL)?,
-                ))
+        // Most paths are absolute and already normal: look them up as given.
+        let abs: Cow<[u8]> = if path.first() == Some(&b'/') && is_normal(path) {
+            Cow::Borrowed(path)
+        } else {
+            Cow::Owned(normalize(base.as_bytes(), path))
+        };
+        if let Some((mount, start)) = self.mount_at(&abs) {
+            // A path that is not UTF-8 cannot name a famfs file; the kernel
+            // gets it (and finds nothing), as for any path outside famfs.
+            if let Ok(rel) = std::str::from_utf8(&abs[start..]) {
+                return Ok(Target::Famfs(FamfsPath {
+                    mount: mount.clone(),
+                    rel: rel.to_owned(),
+                    dir_required: ends_as_dir(path),
+                }));
             }
-            None => Ok(Target::Kernel),
         }
+        if !rewritten {
+            return Ok(Target::Kernel);
+        }
+        let mut bytes = abs.into_owned();
+        if ends_as_dir(path) && bytes != b"/" {
+            bytes.push(b'/');
+        }
+        Ok(Target::KernelPath(
+            CString::new(bytes).map_err(|_| Errno::EINVAL)?,
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{contains, is_normal, normalize};
+
+    #[test]
+    fn contains_agrees_with_a_window_search() {
+        let hays = [
+            "",
+            "f",
+            "famfs",
+            "/mnt/famfs/x",
+            "/a/ffamfs",
+            "aaab",
+            "/famfs-bench/c4096",
+        ];
+        let needles = [
+            "",
+            "f",
+            "famfs",
+            "aab",
+            "ab",
+            "famfs-bench",
+            "x",
+            "/mnt/famfs/x/y",
+        ];
+        for hay in hays {
+            for needle in needles {
+                let (h, n) = (hay.as_bytes(), needle.as_bytes());
+                let want = !n.is_empty() && h.windows(n.len()).any(|w| w == n);
+                assert_eq!(contains(h, n), want, "{needle:?} in {hay:?}");
+            }
+        }
+    }
 
     #[test]
     fn normalize_folds_like_the_path_module() {
@@ -257,9 +344,18 @@ mod tests {
             ("/a/b", "..", "/a"),
             ("/a", "/..//x/..", "/"),
             ("/a", "", "/a"),
+            ("/", "/", "/"),
+            ("/", "/a/b/", "/a/b"),
+            ("/", "/a/./b", "/a/b"),
+            ("/", "/a/..", "/"),
+            ("/", "/.", "/"),
+            ("/", "/..a/b.c", "/..a/b.c"),
         ];
         for (base, path, want) in cases {
             let got = normalize(base.as_bytes(), path.as_bytes());
+            if path.starts_with('/') {
+                assert_eq!(is_normal(path.as_bytes()), got == path.as_bytes(), "{path}");
+            }
             assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{base} + {path}");
             let lib =
                 crate::path::normalize(std::path::Path::new(path), std::path::Path::new(base));

@@ -147,8 +147,13 @@ impl CredCache {
         c
     }
 
-    /// Runs `f` with the effective (or, if `real`, the real) credentials.
+    /// Runs `f` with the effective (or, if `real`, the real) credentials:
+    /// under the read lock when they are cached (no reference count traffic
+    /// on every open).
     pub fn with<R>(&self, real: bool, f: impl FnOnce(&Cred) -> R) -> R {
+        if let Some(c) = self.0.read().as_ref() {
+            return f(if real { &c.1 } else { &c.0 });
+        }
         let c = self.get();
         f(if real { &c.1 } else { &c.0 })
     }

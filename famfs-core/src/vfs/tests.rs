@@ -75,7 +75,7 @@ impl Fixture {
     }
 
     fn open(&self, path: &str, flags: i32) -> SysResult<Arc<OpenFile>> {
-        let fd = self.vfs.open(&self.famfs(path), flags)?;
+        let fd = self.vfs.open(self.famfs(path), flags)?;
         Ok(self.vfs.fds.get(fd).expect("mapped"))
     }
 }
@@ -111,7 +111,7 @@ fn resolution() {
 #[test]
 fn relative_to_a_famfs_directory_and_cwd() {
     let f = fixture();
-    let dfd = f.vfs.open(&f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
+    let dfd = f.vfs.open(f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
     match f.vfs.resolve(dfd, b"b.bin").unwrap() {
         Target::Famfs(fp) => assert_eq!(fp.rel, "d/b.bin"),
         t => panic!("{t:?}"),
@@ -124,7 +124,7 @@ fn relative_to_a_famfs_directory_and_cwd() {
         }
         t => panic!("{t:?}"),
     }
-    let afd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let afd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     assert_eq!(f.vfs.resolve(afd, b"x").unwrap_err(), Errno::ENOTDIR);
 
     f.vfs.chdir(&f.famfs(&f.p("d"))).unwrap();
@@ -270,7 +270,7 @@ fn listing_has_dot_entries_and_sees_new_files() {
 #[test]
 fn durable_state_is_shared_through_a_page() {
     let f = fixture();
-    let fd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let fd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     let of = f.vfs.fds.get(fd).unwrap();
     of.lseek(1234, libc::SEEK_SET).unwrap();
     f.vfs.make_durable().unwrap();
@@ -295,4 +295,138 @@ fn durable_state_is_shared_through_a_page() {
         1244,
         "one shared offset"
     );
+}
+
+/// Counts this thread's heap allocations while `counting` is set, so a
+/// test can show that a path allocates nothing (other tests in this binary
+/// pass straight through to the system allocator).
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    struct Counting;
+
+    // SAFETY: every call is forwarded to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            COUNT.with(|c| c.set(c.get().map(|n| n + 1)));
+            // SAFETY: forwarded contract.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: forwarded contract.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            COUNT.with(|c| c.set(c.get().map(|n| n + 1)));
+            // SAFETY: forwarded contract.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// Runs `f` and returns how many allocations it made on this thread.
+    pub fn allocations_in(f: impl FnOnce()) -> u64 {
+        COUNT.with(|c| c.set(Some(0)));
+        f();
+        COUNT.with(|c| c.replace(None)).unwrap_or(0)
+    }
+}
+
+#[test]
+fn reading_an_open_file_allocates_nothing() {
+    let f = fixture();
+    let fd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    // What the shim's read hooks do: look the descriptor up, then read.
+    let read_some = |buf: &mut [u8]| {
+        f.vfs
+            .fds
+            .with(fd, |of| {
+                of.lseek(0, libc::SEEK_SET).unwrap();
+                let a = of.read(buf).unwrap();
+                let b = of.pread(MIB + 17, buf).unwrap();
+                a + b
+            })
+            .expect("a famfs descriptor")
+    };
+    // The first lookup on a thread registers it with the table (once).
+    assert_eq!(read_some(&mut buf), 2 * buf.len());
+    let mut total = 0;
+    let n = alloc_count::allocations_in(|| {
+        for _ in 0..1000 {
+            total += read_some(&mut buf);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 1000 read + pread pairs");
+    assert_eq!(total, 1000 * 2 * buf.len());
+    assert!(buf.iter().all(|&b| b == 0xab));
+    // The check is live: an allocation in the same window is counted.
+    assert_eq!(
+        alloc_count::allocations_in(|| drop(std::hint::black_box(vec![1u8; 10]))),
+        1
+    );
+}
+
+#[test]
+fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let f = fixture();
+    let a = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let b = f
+        .vfs
+        .open(f.famfs(&f.p("d/b.bin")), libc::O_RDONLY)
+        .unwrap();
+    let files = [f.vfs.fds.get(a).unwrap(), f.vfs.fds.get(b).unwrap()];
+    // A descriptor number beyond the first segment of the table.
+    let fd = 1000;
+    let stop = AtomicBool::new(false);
+    let hits = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(n) = f.vfs.fds.with(fd, |of| of.pread(0, &mut buf).unwrap()) {
+                        // One file's bytes, whichever was mapped.
+                        assert!(n > 0 && buf[..n].iter().all(|&x| x == buf[0]));
+                        assert!(buf[0] == 0xab || buf[0] == 0x5a, "{:#x}", buf[0]);
+                        hits.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        // Swap files under the readers until they have read through the
+        // descriptor often enough (however the threads get scheduled).
+        let mut i = 0usize;
+        while i < 20_000 || hits.load(Ordering::Relaxed) < 1000 {
+            f.vfs.duplicated(&files[i % 2], fd);
+            if i % 3 == 0 {
+                f.vfs.forget(fd);
+            }
+            i += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    f.vfs.forget(fd);
+    assert!(!f.vfs.fds.contains(fd));
+    // Every reference the table dropped at fd 1000 is released once no
+    // reader can hold it (epoch reclamation: flush until it has run; other
+    // tests' threads pin only briefly). Then the descriptors `a` and `b`
+    // hold the only other references.
+    let mut flushes = 0;
+    while files.iter().any(|of| Arc::strong_count(of) != 2) {
+        assert!(flushes < 1_000_000, "references never released");
+        crossbeam_epoch::pin().flush();
+        std::thread::yield_now();
+        flushes += 1;
+    }
 }

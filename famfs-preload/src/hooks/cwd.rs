@@ -23,7 +23,7 @@ hook! {
 
 hook! {
     unsafe fn fchdir(fd: c_int) -> c_int => famfs_fchdir {
-        with_fd(fd, -1, |vfs, of| vfs.fchdir(&of).map(|_| 0), || {
+        with_fd(fd, -1, |vfs, of| vfs.fchdir(of).map(|_| 0), || {
             let r = real!(fchdir)(fd);
             if r == 0 {
                 shim::hook(|vfs| { vfs.left_famfs_cwd(); Flow::Done(Ok(())) }, || (), ());

@@ -97,7 +97,7 @@ fn next_entry(of: &OpenFile) -> SysResult<Option<(DirEntry, u64)>> {
 }
 
 fn open_dir(vfs: &Vfs, fp: famfs_core::vfs::FamfsPath) -> SysResult<*mut DIR> {
-    let fd = vfs.open(&fp, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
+    let fd = vfs.open(fp, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
     Ok(new_stream(fd))
 }
 
@@ -301,7 +301,7 @@ hook! {
             if !of.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            getdents_famfs(&of, buf, len)
+            getdents_famfs(of, buf, len)
         }, || real!(getdents64)(fd, buf, len))
     }
 }

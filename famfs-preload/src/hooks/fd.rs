@@ -187,13 +187,13 @@ fn lockf_famfs(of: &famfs_core::vfs::OpenFile, cmd: c_int) -> Result<c_int, Errn
 
 hook! {
     unsafe fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int => famfs_lockf {
-        super::with_fd(fd, -1, |_, of| lockf_famfs(&of, cmd), || real!(lockf)(fd, cmd, len))
+        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real!(lockf)(fd, cmd, len))
     }
 }
 
 hook! {
     unsafe fn lockf64(fd: c_int, cmd: c_int, len: libc::off64_t) -> c_int => famfs_lockf64 {
-        super::with_fd(fd, -1, |_, of| lockf_famfs(&of, cmd), || real!(lockf64)(fd, cmd, len))
+        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real!(lockf64)(fd, cmd, len))
     }
 }
 

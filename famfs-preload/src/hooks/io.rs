@@ -98,7 +98,7 @@ fn fd_pwritev(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
 
 hook! {
     unsafe fn read(fd: c_int, p: *mut c_void, n: size_t) -> ssize_t => famfs_read {
-        with_fd(fd, -1, |_, of| fd_read(&of, buf_mut(p, n)?), || real!(read)(fd, p, n))
+        with_fd(fd, -1, |_, of| fd_read(of, buf_mut(p, n)?), || real!(read)(fd, p, n))
     }
 }
 
@@ -107,19 +107,19 @@ hook! {
         if n > buflen {
             libc::abort();
         }
-        with_fd(fd, -1, |_, of| fd_read(&of, buf_mut(p, n)?), || real!(__read_chk)(fd, p, n, buflen))
+        with_fd(fd, -1, |_, of| fd_read(of, buf_mut(p, n)?), || real!(__read_chk)(fd, p, n, buflen))
     }
 }
 
 hook! {
     unsafe fn pread(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t => famfs_pread {
-        with_fd(fd, -1, |_, of| fd_pread(&of, buf_mut(p, n)?, off), || real!(pread)(fd, p, n, off))
+        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(pread)(fd, p, n, off))
     }
 }
 
 hook! {
     unsafe fn pread64(fd: c_int, p: *mut c_void, n: size_t, off: off64_t) -> ssize_t => famfs_pread64 {
-        with_fd(fd, -1, |_, of| fd_pread(&of, buf_mut(p, n)?, off), || real!(pread64)(fd, p, n, off))
+        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(pread64)(fd, p, n, off))
     }
 }
 
@@ -128,7 +128,7 @@ hook! {
         if n > buflen {
             libc::abort();
         }
-        with_fd(fd, -1, |_, of| fd_pread(&of, buf_mut(p, n)?, off), || real!(__pread_chk)(fd, p, n, off, buflen))
+        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(__pread_chk)(fd, p, n, off, buflen))
     }
 }
 
@@ -137,37 +137,37 @@ hook! {
         if n > buflen {
             libc::abort();
         }
-        with_fd(fd, -1, |_, of| fd_pread(&of, buf_mut(p, n)?, off), || real!(__pread64_chk)(fd, p, n, off, buflen))
+        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(__pread64_chk)(fd, p, n, off, buflen))
     }
 }
 
 hook! {
     unsafe fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => famfs_readv {
-        with_fd(fd, -1, |_, of| fd_preadv(&of, iovecs(iov, cnt)?, -1), || real!(readv)(fd, iov, cnt))
+        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, -1), || real!(readv)(fd, iov, cnt))
     }
 }
 
 hook! {
     unsafe fn preadv(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t => famfs_preadv {
-        with_fd(fd, -1, |_, of| fd_preadv(&of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(preadv)(fd, iov, cnt, off))
+        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(preadv)(fd, iov, cnt, off))
     }
 }
 
 hook! {
     unsafe fn preadv64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => famfs_preadv64 {
-        with_fd(fd, -1, |_, of| fd_preadv(&of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(preadv64)(fd, iov, cnt, off))
+        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(preadv64)(fd, iov, cnt, off))
     }
 }
 
 hook! {
     unsafe fn preadv2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t => famfs_preadv2 {
-        with_fd(fd, -1, |_, of| fd_preadv(&of, iovecs(iov, cnt)?, off), || real!(preadv2)(fd, iov, cnt, off, flags))
+        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, off), || real!(preadv2)(fd, iov, cnt, off, flags))
     }
 }
 
 hook! {
     unsafe fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => famfs_preadv64v2 {
-        with_fd(fd, -1, |_, of| fd_preadv(&of, iovecs(iov, cnt)?, off), || real!(preadv64v2)(fd, iov, cnt, off, flags))
+        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, off), || real!(preadv64v2)(fd, iov, cnt, off, flags))
     }
 }
 
@@ -191,31 +191,31 @@ hook! {
 
 hook! {
     unsafe fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => famfs_writev {
-        with_fd(fd, -1, |_, of| fd_pwritev(&of, iovecs(iov, cnt)?, -1), || real!(writev)(fd, iov, cnt))
+        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, -1), || real!(writev)(fd, iov, cnt))
     }
 }
 
 hook! {
     unsafe fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t => famfs_pwritev {
-        with_fd(fd, -1, |_, of| fd_pwritev(&of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(pwritev)(fd, iov, cnt, off))
+        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(pwritev)(fd, iov, cnt, off))
     }
 }
 
 hook! {
     unsafe fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => famfs_pwritev64 {
-        with_fd(fd, -1, |_, of| fd_pwritev(&of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(pwritev64)(fd, iov, cnt, off))
+        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(pwritev64)(fd, iov, cnt, off))
     }
 }
 
 hook! {
     unsafe fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t => famfs_pwritev2 {
-        with_fd(fd, -1, |_, of| fd_pwritev(&of, iovecs(iov, cnt)?, off), || real!(pwritev2)(fd, iov, cnt, off, flags))
+        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, off), || real!(pwritev2)(fd, iov, cnt, off, flags))
     }
 }
 
 hook! {
     unsafe fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => famfs_pwritev64v2 {
-        with_fd(fd, -1, |_, of| fd_pwritev(&of, iovecs(iov, cnt)?, off), || real!(pwritev64v2)(fd, iov, cnt, off, flags))
+        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, off), || real!(pwritev64v2)(fd, iov, cnt, off, flags))
     }
 }
 
@@ -485,13 +485,13 @@ hook! {
 
 hook! {
     unsafe fn ftruncate(fd: c_int, len: off_t) -> c_int => famfs_ftruncate {
-        with_fd(fd, -1, |_, of| keep_size(&of, len, true), || real!(ftruncate)(fd, len))
+        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real!(ftruncate)(fd, len))
     }
 }
 
 hook! {
     unsafe fn ftruncate64(fd: c_int, len: off64_t) -> c_int => famfs_ftruncate64 {
-        with_fd(fd, -1, |_, of| keep_size(&of, len, true), || real!(ftruncate64)(fd, len))
+        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real!(ftruncate64)(fd, len))
     }
 }
 
@@ -508,13 +508,13 @@ fn fallocate_famfs(of: &OpenFile, mode: c_int, off: i64, len: i64) -> SysResult<
 
 hook! {
     unsafe fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int => famfs_fallocate {
-        with_fd(fd, -1, |_, of| fallocate_famfs(&of, mode, off, len), || real!(fallocate)(fd, mode, off, len))
+        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real!(fallocate)(fd, mode, off, len))
     }
 }
 
 hook! {
     unsafe fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => famfs_fallocate64 {
-        with_fd(fd, -1, |_, of| fallocate_famfs(&of, mode, off, len), || real!(fallocate64)(fd, mode, off, len))
+        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real!(fallocate64)(fd, mode, off, len))
     }
 }
 
@@ -585,13 +585,13 @@ fn sync_famfs(_of: &OpenFile) -> SysResult<c_int> {
 
 hook! {
     unsafe fn fsync(fd: c_int) -> c_int => famfs_fsync {
-        with_fd(fd, -1, |_, of| sync_famfs(&of), || real!(fsync)(fd))
+        with_fd(fd, -1, |_, of| sync_famfs(of), || real!(fsync)(fd))
     }
 }
 
 hook! {
     unsafe fn fdatasync(fd: c_int) -> c_int => famfs_fdatasync {
-        with_fd(fd, -1, |_, of| sync_famfs(&of), || real!(fdatasync)(fd))
+        with_fd(fd, -1, |_, of| sync_famfs(of), || real!(fdatasync)(fd))
     }
 }
 
@@ -604,6 +604,6 @@ hook! {
 
 hook! {
     unsafe fn syncfs(fd: c_int) -> c_int => famfs_syncfs {
-        with_fd(fd, -1, |_, of| sync_famfs(&of), || real!(syncfs)(fd))
+        with_fd(fd, -1, |_, of| sync_famfs(of), || real!(syncfs)(fd))
     }
 }

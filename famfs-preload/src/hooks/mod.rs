@@ -64,21 +64,23 @@ pub unsafe fn with_path<T>(
     }
 }
 
-/// Runs a descriptor-taking call: `famfs` serves a famfs descriptor;
+/// Runs a descriptor-taking call: `famfs` serves a famfs descriptor,
+/// borrowing its open file from the table (no lock or reference count);
 /// anything else goes to `real`.
 pub fn with_fd<T>(
     fd: i32,
     fail: T,
-    famfs: impl FnOnce(&'static Vfs, Arc<OpenFile>) -> SysResult<T>,
+    famfs: impl FnOnce(&'static Vfs, &Arc<OpenFile>) -> SysResult<T>,
     real: impl FnOnce() -> T,
 ) -> T {
     if shim::fd_is_plain(fd) {
         return real();
     }
     shim::hook(
-        |vfs| match vfs.fds.get(fd) {
-            None => Flow::Pass,
-            Some(of) => Flow::Done(famfs(vfs, of)),
+        |vfs| {
+            vfs.fds
+                .with(fd, |of| Flow::Done(famfs(vfs, of)))
+                .unwrap_or(Flow::Pass)
         },
         real,
         fail,

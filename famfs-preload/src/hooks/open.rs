@@ -21,7 +21,7 @@ unsafe fn open_famfs(
     real: impl FnOnce(*const c_char) -> c_int,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { with_path(dirfd, path, -1, |vfs, fp| vfs.open(&fp, flags), real) }
+    unsafe { with_path(dirfd, path, -1, |vfs, fp| vfs.open(fp, flags), real) }
 }
 
 hook! {
@@ -89,6 +89,9 @@ hook! {
 
 hook! {
     unsafe fn close(fd: c_int) -> c_int => famfs_close {
+        if shim::fd_is_plain(fd) && !shim::fd_is_template(fd) {
+            return real!(close)(fd);
+        }
         shim::hook(
             |vfs| {
                 if vfs.is_template(fd) {

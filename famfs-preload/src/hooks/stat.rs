@@ -42,7 +42,7 @@ unsafe fn fstatat_famfs(
     // SAFETY: forwarded contract.
     let empty = !path.is_null() && unsafe { *path } == 0;
     if empty && flags & libc::AT_EMPTY_PATH != 0 {
-        return with_fd(dirfd, -1, |vfs, of| fstat_fd(vfs, &of, out), || real(path));
+        return with_fd(dirfd, -1, |vfs, of| fstat_fd(vfs, of, out), || real(path));
     }
     // SAFETY: forwarded contract.
     unsafe { with_path(dirfd, path, -1, |vfs, fp| stat_at(vfs, fp, out), real) }
@@ -74,13 +74,13 @@ hook! {
 
 hook! {
     unsafe fn fstat(fd: c_int, out: *mut libc::stat) -> c_int => famfs_fstat {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, &of, out), || real!(fstat)(fd, out))
+        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(fstat)(fd, out))
     }
 }
 
 hook! {
     unsafe fn fstat64(fd: c_int, out: *mut libc::stat) -> c_int => famfs_fstat64 {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, &of, out), || real!(fstat64)(fd, out))
+        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(fstat64)(fd, out))
     }
 }
 
@@ -123,13 +123,13 @@ hook! {
 
 hook! {
     unsafe fn __fxstat(ver: c_int, fd: c_int, out: *mut libc::stat) -> c_int => famfs_fxstat {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, &of, out), || real!(__fxstat)(ver, fd, out))
+        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(__fxstat)(ver, fd, out))
     }
 }
 
 hook! {
     unsafe fn __fxstat64(ver: c_int, fd: c_int, out: *mut libc::stat) -> c_int => famfs_fxstat64 {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, &of, out), || real!(__fxstat64)(ver, fd, out))
+        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(__fxstat64)(ver, fd, out))
     }
 }
 
@@ -149,7 +149,7 @@ hook! {
     unsafe fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, out: *mut libc::statx) -> c_int => famfs_statx {
         let empty = !path.is_null() && *path == 0;
         if empty && flags & libc::AT_EMPTY_PATH != 0 {
-            return with_fd(dirfd, -1, |vfs, of| put(out, vfs.fstatx(&of)?), || real!(statx)(dirfd, path, flags, mask, out));
+            return with_fd(dirfd, -1, |vfs, of| put(out, vfs.fstatx(of)?), || real!(statx)(dirfd, path, flags, mask, out));
         }
         with_path(dirfd, path, -1, |vfs, fp| put(out, vfs.statx(&fp)?), |p| real!(statx)(dirfd, p, flags, mask, out))
     }
