@@ -295,7 +295,7 @@ impl<'a> FileIo<'a> {
     ) -> Result<u64> {
         let mut done = 0;
         for p in self.fmap.pieces(self.size, off, len) {
-            let dev = self.device(p.devindex)?;
+            let dev = self.device_for(&p)?;
             let n = dev.read_from(p.offset, p.len, src, src_name)?;
             dev.write_back(p.offset, n)?;
             done += n;
