@@ -15,6 +15,7 @@ pub mod alloc;
 pub mod dax;
 pub mod error;
 pub mod famfs;
+pub mod fault;
 pub mod flush;
 pub mod fmap;
 pub mod fmap_msg;
