@@ -62,7 +62,7 @@ fn parse_report(stdout: &str) -> ReaderReport {
 /// Mixed sizes: mostly small, some medium, and every 25th file over one
 /// 2 MiB chunk (those of striped writers are interleaved).
 fn file_size(rng: &mut StdRng, i: usize) -> u64 {
-    if i % 25 == 0 {
+    if i % 25 == 24 {
         return rng.gen_range((2 << 20) + 1..=5 << 20);
     }
     match rng.gen_range(0..100) {
