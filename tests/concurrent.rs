@@ -18,46 +18,13 @@
 use famfs_core::dax::Access;
 use famfs_core::famfs::Famfs;
 use famfs_tests::consistency::{content_name, Checker};
+use famfs_tests::reader;
 use famfs_tests::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
-
-/// One reader's closing line, parsed.
-#[derive(Debug, Default)]
-struct ReaderReport {
-    passes: u64,
-    verified: u64,
-    grew: u64,
-    partial: u64,
-    final_count: u64,
-    bad: u64,
-}
-
-fn parse_report(stdout: &str) -> ReaderReport {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("passes "))
-        .unwrap_or_else(|| panic!("no summary line from the reader:\n{stdout}"));
-    let mut r = ReaderReport::default();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    for pair in words.chunks(2) {
-        let v: u64 = pair[1].parse().unwrap();
-        match pair[0] {
-            "passes" => r.passes = v,
-            "verified" => r.verified = v,
-            "grew" => r.grew = v,
-            "partial" => r.partial = v,
-            "final" => r.final_count = v,
-            "bad" => r.bad = v,
-            _ => {}
-        }
-    }
-    r
-}
 
 /// Mixed sizes: mostly small, some medium, and every 25th file over one
 /// 2 MiB chunk (those of striped writers are interleaved).
@@ -72,21 +39,6 @@ fn file_size(rng: &mut StdRng, i: usize) -> u64 {
     }
 }
 
-/// The shim reader, compiled once per test into `dir`.
-fn reader_exe(dir: &Path) -> PathBuf {
-    compile_c("famfs_reader", dir, &["-Werror"])
-}
-
-/// Starts `famfs_reader scan DIR STOP` under the shim as a process of `env`.
-fn start_reader(env: &Env, exe: &Path, dir: &str, stop: &Path) -> Child {
-    env.shim(exe, &["scan", dir, stop.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the reader under the shim")
-}
-
 fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, region: &str) {
     let seed: u64 = std::env::var("FAMFS_TEST_SEED")
         .ok()
@@ -96,7 +48,7 @@ fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, regio
     let mut rng = StdRng::seed_from_u64(seed);
     let env = Env::new();
     let r = env.region(region);
-    let exe = reader_exe(env.dir());
+    let exe = reader::build(env.dir());
     let total = writers * files_per_writer;
 
     // The log and the region must hold everything: one entry per file, and
@@ -148,7 +100,7 @@ fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, regio
     println!("sources written in {:.1?}", t0.elapsed());
     let stop = env.dir().join("stop");
     let mut reader_children: Vec<Child> = (0..readers)
-        .map(|_| start_reader(&env, &exe, &r.mnt, &stop))
+        .map(|_| reader::start_scan(&env, &exe, &r.mnt, &stop))
         .collect();
 
     let start = Instant::now();
@@ -197,16 +149,7 @@ fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, regio
     println!("checked in {:.1?}", t0.elapsed());
     std::fs::write(&stop, b"").unwrap();
     for (i, c) in reader_children.drain(..).enumerate() {
-        let out = c.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let rep = parse_report(&stdout);
-        println!("reader {i}: {}", stdout.lines().last().unwrap_or_default());
-        assert!(
-            out.status.success() && rep.bad == 0,
-            "reader {i} saw incomplete or wrong files ({:?}):\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let rep = reader::finish(c, &format!("reader {i}"));
         assert_eq!(rep.final_count as usize, total, "reader {i}: last listing");
         assert_eq!(rep.verified as usize, total, "reader {i}: files checked");
         // It must have watched the namespace grow, not just read the end

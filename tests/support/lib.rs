@@ -13,6 +13,7 @@
 //! `FAMFS_BIN` at one.
 
 pub mod consistency;
+pub mod reader;
 
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
