@@ -80,11 +80,15 @@ fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, regio
             let seed = (w * 100_000 + i) as u32;
             let name = content_name(&format!("w{w}_{i:04}"), seed, size);
             write_file(&dir.join(&name), &pattern(seed, size as usize), 0o644);
-            // Whole 2 MiB units, one more for a second strip's rounding.
-            planned_alloc += (size.div_ceil(2 * MIB) + 1) * 2 * MIB;
-            if w % 2 == 0 && size > 2 * MIB {
+            // Whole 2 MiB units; an interleaved file has two strips of
+            // whole chunks.
+            let striped = w % 2 == 0 && size > 2 * MIB;
+            planned_alloc += if striped {
                 striped_big += 1;
-            }
+                2 * size.div_ceil(4 * MIB) * 2 * MIB
+            } else {
+                size.div_ceil(2 * MIB) * 2 * MIB
+            };
             args.push(dir.join(&name).to_string_lossy().into_owned());
             names.insert(name);
         }

@@ -269,6 +269,7 @@ impl Rig {
     /// have succeeded).
     fn run_writer(
         &mut self,
+        kind: &'static str,
         args: &[String],
         fault: Option<&str>,
         kill_after: Option<Duration>,
@@ -283,7 +284,7 @@ impl Rig {
         let start = Instant::now();
         let mut child = cmd.spawn().expect("spawn famfs");
         if let Some(d) = kill_after {
-            // A precise random moment: sleep most of it, spin the rest.
+            // Poll in short naps so the kill lands close to the moment drawn.
             let until = start + d;
             while Instant::now() < until {
                 if child.try_wait().expect("try_wait").is_some() {
@@ -305,13 +306,6 @@ impl Rig {
             String::from_utf8_lossy(&out.stderr)
         );
         if !killed && fault.is_none() {
-            let kind = args[0].as_str();
-            let kind: &'static str = match kind {
-                "cp" if args.iter().any(|a| a == "-r") => "cp-r",
-                "cp" => "cp",
-                "creat" => "creat",
-                _ => "mkdir-p",
-            };
             self.usual.insert(kind, elapsed);
         }
         killed
@@ -410,7 +404,7 @@ fn fault_trial(rig: &mut Rig, rng: &mut StdRng, trial: usize, tally: &mut Tally)
     let what = format!("trial {trial} ({} with {point}@{nth})", work.kind());
     let before = log_next_index(&rig.region.dev);
     let args = rig.prepare(&work);
-    let killed = rig.run_writer(&args, Some(&format!("{point}@{nth}")), None);
+    let killed = rig.run_writer(work.kind(), &args, Some(&format!("{point}@{nth}")), None);
     assert!(killed, "{what}: the writer was not killed by the fault");
     let (present, snap) = rig.check_after(&what, &work);
     assert_eq!(present, nth - 1, "{what}: items present");
@@ -468,7 +462,7 @@ fn kill_trial(rig: &mut Rig, rng: &mut StdRng, trial: usize, tally: &mut Tally) 
         work.kind()
     );
     let args = rig.prepare(&work);
-    let killed = rig.run_writer(&args, None, kill_after);
+    let killed = rig.run_writer(work.kind(), &args, None, kill_after);
     let (present, _) = rig.check_after(&what, &work);
     let items = work.items().len();
     if killed {
