@@ -103,9 +103,10 @@ fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, regio
 
     println!("sources written in {:.1?}", t0.elapsed());
     let stop = env.dir().join("stop");
-    let mut reader_children: Vec<Child> = (0..readers)
+    let mut reader_children: Vec<reader::Scan> = (0..readers)
         .map(|_| reader::start_scan(&env, &exe, &r.mnt, &stop))
         .collect();
+    assert!(reader_children.iter().all(|s| s.first == 0));
 
     let start = Instant::now();
     let writer_children: Vec<Child> = writer_args

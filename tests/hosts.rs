@@ -310,6 +310,9 @@ fn clients_keep_reading_while_the_master_appends() {
         .iter()
         .map(|(c, m)| reader::start_scan(c, &exe, &m.mnt, &stop))
         .collect();
+    // Each reader has listed (and checked) the one file there was before
+    // the master starts appending.
+    assert!(readers.iter().all(|s| s.first == 1));
     let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
     master.ok(&args_ref);
     for i in 0..6u32 {

@@ -9,12 +9,15 @@
  *   famfs_reader scan DIR STOPFILE
  *     Lists DIR over and over. Every new self-describing name is stat'ed,
  *     opened and read (or mapped) completely and checked; one file already
- *     checked is read again on every pass. Once STOPFILE (a host path)
- *     exists, one last pass runs and the reader reports:
+ *     checked is read again on every pass. After the first pass it prints
+ *     `first N` (names listed), so a test can start writers only once the
+ *     reader is under way. Once STOPFILE (a host path) exists, one last
+ *     pass runs and the reader reports:
  *       passes P verified V rereads R grew G partial S final F bad B
- *     (G: passes whose listing had grown; S: passes that saw some but not
- *     all of the final listing; F: names in the last listing) and one
- *     `BAD name: why` line per failure. Exit status 1 if anything was bad.
+ *     (G: passes whose listing had grown; S: passes that listed more than
+ *     the first and fewer than the last; F: names in the last listing) and
+ *     one `BAD name: why` line per failure. Exit status 1 if anything was
+ *     bad.
  *
  *   famfs_reader lookup
  *     For each line PATH on stdin, one stat(PATH): prints `ok SIZE` or
@@ -313,13 +316,16 @@ static int scan(const char *dir, const char *stopfile)
 				abort();
 		}
 		counts[ncounts++] = listed;
-		passes++;
+		if (passes++ == 0) {
+			printf("first %zu\n", listed);
+			fflush(stdout);
+		}
 		if (stopping)
 			break;
 		usleep(1000); /* leave the writers some CPU */
 	}
 	for (size_t i = 0; i < ncounts; i++)
-		if (counts[i] > 0 && counts[i] < last)
+		if (counts[i] > counts[0] && counts[i] < last)
 			partial++;
 	printf("passes %ld verified %zu rereads %ld grew %ld partial %ld final %zu bad %ld\n",
 	       passes, verified.n, rereads, grew, partial, last, bad);
