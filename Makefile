@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo bench test lint fmt clean
+.PHONY: all build release demo bench test stress lint fmt clean
 
 all: build
 
@@ -30,6 +30,12 @@ test:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace
 	$(CARGO) test --workspace
+
+# Longer runs of the reliability tests (README, "Longer runs"): the ignored
+# stress variants of the crash, concurrent-writer and isolation tests, on a
+# release build. FAMFS_STRESS_TRIALS sets the crash trials (default 3000).
+stress: release
+	$(CARGO) test --release -p famfs-tests --test crash --test concurrent --test isolation -- --ignored --nocapture
 
 fmt:
 	$(CARGO) fmt --all

@@ -10,6 +10,7 @@
 use crate::dax::{Access, DaxDevice, DeviceKind};
 use crate::device_set::DeviceSet;
 use crate::error::{Error, Result};
+use crate::fault::{self, FaultPoint};
 use crate::fmap::Fmap;
 use crate::format::{
     last_index_for, log_off, FileEntry, LogEntry, LogHeader, MkdirEntry, Superblock,
@@ -26,11 +27,6 @@ use uuid::Uuid;
 
 /// The reference mkfs refuses real devices smaller than this.
 pub const MIN_DEVICE_SIZE: u64 = 4 << 30;
-
-/// Environment variable for crash tests: `after-entry` makes an append stop
-/// the process (SIGKILL) after writing the entry and before bumping the
-/// header's index, the window a crash can hit.
-pub const FAULT_ENV: &str = "FAMFS_FAULT_INJECT";
 
 /// Choices for [`mkfs`].
 #[derive(Debug, Clone)]
@@ -483,6 +479,7 @@ impl Famfs {
             });
         }
         self.require_master()?;
+        fault::check_env()?;
         let file = self
             .device()
             .file()
@@ -524,15 +521,13 @@ impl Famfs {
         let dev = self.devices.primary();
         dev.write_at(at, &bytes)?;
         dev.write_back(at, LOG_ENTRY_SIZE)?;
-        if std::env::var(FAULT_ENV).as_deref() == Ok("after-entry") {
-            // SAFETY: raise has no memory-safety preconditions.
-            unsafe { libc::raise(libc::SIGKILL) };
-        }
+        fault::reached(FaultPoint::AfterEntry);
         // seqnum first, index last: next_index publishes the entry.
         h.next_seqnum = index + 1;
         h.next_index = index + 1;
         let base = self.sb.log_offset;
         dev.write_u64(base + log_off::NEXT_SEQNUM as u64, h.next_seqnum)?;
+        fault::reached(FaultPoint::AfterSeqnum);
         dev.write_u64(base + log_off::NEXT_INDEX as u64, h.next_index)?;
         dev.write_back(base, LOG_HEADER_SIZE)?;
         tracing::debug!(index, path = entry.relpath(), "log entry appended");
@@ -788,7 +783,9 @@ impl Famfs {
         });
         // The space is marked used only when the entry is applied, so a
         // failure here leaves it free.
-        filled.and_then(|()| self.append(entry))?;
+        filled?;
+        fault::reached(FaultPoint::AfterData);
+        self.append(entry)?;
         Ok(Created::New(self.lookup(relpath)?.ino))
     }
 

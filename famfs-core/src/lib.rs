@@ -16,6 +16,7 @@ pub mod dax;
 pub mod device_set;
 pub mod error;
 pub mod famfs;
+pub mod fault;
 pub mod flush;
 pub mod fmap;
 pub mod fmap_msg;

@@ -12,6 +12,9 @@
 //! package): build it first with `cargo build -p famfs-cli`, or point
 //! `FAMFS_BIN` at one.
 
+pub mod consistency;
+pub mod reader;
+
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};

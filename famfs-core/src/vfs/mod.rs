@@ -158,7 +158,9 @@ impl Vfs {
 
     /// `chdir` into a famfs directory.
     pub fn chdir(&self, fp: &FamfsPath) -> SysResult<()> {
-        let node = fp.mount.lookup(&fp.rel)?;
+        let node = fp.mount.lookup(&fp.rel);
+        self.check_search(fp, false)?;
+        let node = node?;
         if !node.is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -249,7 +251,9 @@ impl Vfs {
     /// `open` of a famfs path: returns the new descriptor.
     pub fn open(&self, fp: FamfsPath, flags: i32) -> SysResult<i32> {
         let acc = flags & libc::O_ACCMODE;
-        let info = match fp.mount.lookup(&fp.rel) {
+        let found = fp.mount.lookup(&fp.rel);
+        self.check_search(&fp, false)?;
+        let info = match found {
             Ok(i) => i,
             Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
                 // The directory must exist for the error to be about
@@ -301,11 +305,33 @@ impl Vfs {
 
     /// The node a famfs path names.
     pub fn lookup(&self, fp: &FamfsPath) -> SysResult<NodeInfo> {
-        let n = fp.mount.lookup(&fp.rel)?;
+        self.lookup_as(fp, false)
+    }
+
+    /// [`Vfs::lookup`] with the real (`real`) or effective credentials
+    /// searching the directories on the way.
+    fn lookup_as(&self, fp: &FamfsPath, real: bool) -> SysResult<NodeInfo> {
+        let n = fp.mount.lookup(&fp.rel);
+        self.check_search(fp, real)?;
+        let n = n?;
         if fp.dir_required && !n.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         Ok(n)
+    }
+
+    /// The kernel's rule for every path: each directory passed through
+    /// must grant search (execute) permission, or EACCES — which wins over
+    /// whatever the lookup found, so a directory one may not search does
+    /// not even reveal whether an entry exists. Root may search anything.
+    fn check_search(&self, fp: &FamfsPath, real: bool) -> SysResult<()> {
+        self.creds.with(real, |c| {
+            if c.uid == 0 {
+                return Ok(());
+            }
+            fp.mount
+                .check_search(&fp.rel, |meta| stat::permits(meta, true, c, libc::X_OK))
+        })
     }
 
     /// `stat` of a famfs path.
@@ -333,7 +359,7 @@ impl Vfs {
         if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
             return Err(Errno::EINVAL);
         }
-        let n = self.lookup(fp)?;
+        let n = self.lookup_as(fp, !effective)?;
         self.creds
             .with(!effective, |c| stat::permits(&n.meta, n.is_dir(), c, mode))
     }
@@ -344,7 +370,9 @@ impl Vfs {
         if fp.rel.is_empty() {
             return Err(Errno::EEXIST);
         }
-        match fp.mount.lookup(&fp.rel) {
+        let found = fp.mount.lookup(&fp.rel);
+        self.check_search(fp, false)?;
+        match found {
             Ok(_) => return Err(Errno::EEXIST),
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),

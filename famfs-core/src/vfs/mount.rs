@@ -176,6 +176,31 @@ impl Mount {
         }
     }
 
+    /// Runs `allowed` on every directory a lookup of `rel` passes through:
+    /// the mount's root and each directory above the last component, as
+    /// far as they exist (a missing or non-directory component is for the
+    /// lookup itself to report).
+    pub fn check_search(
+        &self,
+        rel: &str,
+        allowed: impl Fn(&Meta) -> SysResult<()>,
+    ) -> SysResult<()> {
+        if rel.is_empty() {
+            return Ok(());
+        }
+        self.with_fs(|fs| {
+            let ns = fs.replay().namespace();
+            allowed(&ns.root().meta)?;
+            for (end, _) in rel.match_indices('/') {
+                match ns.lookup(&rel[..end]) {
+                    Ok(n) if n.is_dir() => allowed(&n.meta)?,
+                    _ => break,
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn lookup_now(&self, rel: &str) -> SysResult<NodeInfo> {
         self.with_fs(|fs| {
             let node = fs

@@ -245,6 +245,40 @@ fn permissions_follow_the_log() {
 }
 
 #[test]
+fn search_checks_every_directory_on_the_way() {
+    let f = fixture();
+    let m = f.famfs(&f.mnt).mount;
+    let seen = std::cell::RefCell::new(Vec::new());
+    let record = |meta: &Meta| {
+        seen.borrow_mut().push(meta.mode);
+        Ok(())
+    };
+    // The root and d, not the file itself.
+    m.check_search("d/b.bin", record).unwrap();
+    assert_eq!(*seen.borrow(), [0o755, 0o755]);
+    // Only the root for a top-level name; nothing for the mount point.
+    seen.borrow_mut().clear();
+    m.check_search("a.bin", record).unwrap();
+    m.check_search("", record).unwrap();
+    assert_eq!(*seen.borrow(), [0o755]);
+    // A missing or non-directory component ends the walk (the lookup
+    // reports it), after the directories before it were checked.
+    seen.borrow_mut().clear();
+    m.check_search("nope/x/y", record).unwrap();
+    m.check_search("a.bin/x", record).unwrap();
+    assert_eq!(*seen.borrow(), [0o755, 0o755]);
+    // A refusal is the answer.
+    let deny = |meta: &Meta| {
+        if meta.mode == 0o755 {
+            Err(Errno::EACCES)
+        } else {
+            Ok(())
+        }
+    };
+    assert_eq!(m.check_search("d/b.bin", deny), Err(Errno::EACCES));
+}
+
+#[test]
 fn listing_has_dot_entries_and_sees_new_files() {
     let f = fixture();
     let of = f.open(&f.mnt, libc::O_RDONLY).unwrap();
