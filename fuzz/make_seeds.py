@@ -72,6 +72,17 @@ def main():
         struct.pack_into("<Q", b, off, value)
         struct.pack_into("<Q", b, 96, zlib.crc32(b[:96]))
         put("superblock", name, bytes(b))
+    # Inputs that found bugs, kept as seeds so every run retries them.
+    header = struct.pack("<QQQ", 0x0BADCAFEF00D, 0, 0)
+    header += struct.pack("<Q", zlib.crc32(header)) + bytes(16)
+    put("log_header", "regress-no-entry-room", b"\1" + struct.pack("<Q", 0) + header)
+    msg = bytearray(open(os.path.join(HERE, "corpus/fmap_msg/g2-entry-05"), "rb").read())
+    msg[2] = 0x2F  # the header's reserved byte
+    put("fmap_msg", "regress-reserved-byte", bytes(msg))
+    daxdev = bytearray(ENTRY)
+    struct.pack_into("<I", daxdev, 8, 3)  # ADD_DAXDEV
+    struct.pack_into("<Q16sI", daxdev, 16, (1 << 64) - 1, bytes(range(16)), 1)
+    put("replay", "regress-huge-daxdev", b"\3\0" + struct.pack("<QQQQQQ", 0, 0, 0, 0, 1, 1) + bytes(daxdev))
     name = b"/dev/dax0.0"
     put("fmap_msg", "daxdev-0", b"\1" + struct.pack("<HHIQQ", 0, 0, 0, 0, 0) + name + bytes(256 - len(name)))
     for i, (base, path) in enumerate([
