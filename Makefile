@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo bench test stress lint fmt clean
+.PHONY: all build release demo bench test stress fuzz fuzz-smoke lint fmt clean
 
 all: build
 
@@ -30,6 +30,19 @@ test:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace
 	$(CARGO) test --workspace
+	$(MAKE) fuzz-smoke
+
+# The cargo-fuzz targets in fuzz/ (own workspace, stable toolchain; installs
+# cargo-fuzz if missing): FUZZ_SMOKE_SECONDS each in `make test`,
+# FUZZ_SECONDS each in `make fuzz`. See scripts/fuzz.sh.
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SECONDS ?= 180
+
+fuzz-smoke:
+	CARGO=$(CARGO) bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+fuzz:
+	CARGO=$(CARGO) bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Longer runs of the reliability tests (README, "Longer runs"): the ignored
 # stress variants of the crash, concurrent-writer and isolation tests, on a

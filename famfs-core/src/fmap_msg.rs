@@ -15,7 +15,8 @@
 //!                   u64 reserved3, u64 reserved4, char name[256]
 //! ```
 //!
-//! [`FmapMessage::decode`] checks every bound before reading, and
+//! [`FmapMessage::decode`] checks every bound before reading and refuses
+//! non-zero reserved bytes (so a message has one encoding), and
 //! [`FmapMessage::validate`] applies the kernel's `famfs_fuse_meta_alloc`
 //! rules (the same [`Fmap::validate`] the log path uses), so a bad fmap is
 //! refused the same way from either source.
@@ -92,9 +93,19 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(self.take(what)?))
     }
 
+    /// A reserved field: it must be zero, so that a message has exactly
+    /// one encoding (every famfs server writes zeros there).
+    fn reserved<const N: usize>(&mut self, what: &str) -> Result<()> {
+        let at = self.at;
+        if self.take::<N>(what)? != [0u8; N] {
+            return Err(bad(format!("{what} at byte {at} is not zero")));
+        }
+        Ok(())
+    }
+
     fn extent(&mut self, what: &str) -> Result<Extent> {
         let devindex = self.u32(what)?;
-        let _reserved = self.u32(what)?;
+        self.reserved::<4>(&format!("{what} reserved"))?;
         Ok(Extent {
             devindex,
             offset: self.u64(what)?,
@@ -157,7 +168,8 @@ impl FmapMessage {
     }
 
     /// Decodes a reply, refusing anything malformed: a short buffer, a
-    /// message over 32 KiB, an unknown version, file type or extent type,
+    /// message over 32 KiB, a reserved field that is not zero, an unknown
+    /// version, file type or extent type,
     /// extent or strip counts outside 1..=32, an interleaved extent whose
     /// nbytes disagrees with its strips, or trailing bytes.
     pub fn decode(b: &[u8]) -> Result<FmapMessage> {
@@ -171,7 +183,7 @@ impl FmapMessage {
             2 => FileType::Log,
             t => return Err(bad(format!("unknown file type {t}"))),
         };
-        let _reserved = r.u8("reserved")?;
+        r.reserved::<1>("reserved")?;
         let version = r.u16("fmap_version")?;
         if version != FMAP_VERSION {
             return Err(bad(format!(
@@ -180,9 +192,9 @@ impl FmapMessage {
         }
         let ext_type = r.u32("ext_type")?;
         let n = r.u32("nextents")? as usize;
-        let _ = r.u32("reserved0")?;
+        r.reserved::<4>("reserved0")?;
         let file_size = r.u64("file_size")?;
-        let _ = r.u64("reserved1")?;
+        r.reserved::<8>("reserved1")?;
         if n == 0 || n > MAX_EXTENTS {
             return Err(bad(format!("{n} extents (must be 1..={MAX_EXTENTS})")));
         }
@@ -199,7 +211,7 @@ impl FmapMessage {
                     let nstrips = r.u32(&what)? as usize;
                     let chunk_size = u64::from(r.u32(&what)?);
                     let nbytes = r.u64(&what)?;
-                    let _ = r.u64(&what)?;
+                    r.reserved::<8>(&format!("{what} reserved"))?;
                     if nstrips == 0 || nstrips > MAX_EXTENTS {
                         return Err(bad(format!(
                             "{what}: {nstrips} strips (must be 1..={MAX_EXTENTS})"
@@ -270,11 +282,17 @@ impl DaxdevReply {
             )));
         }
         let index = u16::from_le_bytes([b[0], b[1]]);
+        if b[2..24].iter().any(|&c| c != 0) {
+            return Err(bad("GET_DAXDEV reply: reserved fields are not zero"));
+        }
         let raw = &b[24..];
         let end = raw
             .iter()
             .position(|&c| c == 0)
             .ok_or_else(|| bad("device name is not NUL terminated"))?;
+        if raw[end..].iter().any(|&c| c != 0) {
+            return Err(bad("device name is not NUL padded"));
+        }
         let name = std::str::from_utf8(&raw[..end])
             .map_err(|_| bad("device name is not UTF-8"))?
             .to_string();
@@ -364,6 +382,13 @@ mod tests {
         with("33 strips", &|b| b[32] = 33);
         with("nbytes disagrees", &|b| b[40] = 1);
         with("oversized", &|b| b.resize(MAX_MESSAGE + 1, 0));
+        // Reserved fields must be zero, so a decoded message re-encodes to
+        // its own bytes (the fmap_msg fuzz target found them ignored).
+        with("header reserved", &|b| b[1] = 1);
+        with("reserved0", &|b| b[12] = 1);
+        with("reserved1", &|b| b[31] = 1);
+        with("interleaved reserved", &|b| b[48] = 1);
+        with("strip reserved", &|b| b[60] = 1);
         for (what, b) in &cases {
             assert!(FmapMessage::decode(b).is_err(), "{what} decoded");
         }
@@ -424,6 +449,15 @@ mod tests {
         let mut big = b.clone();
         big[0] = 24;
         assert!(DaxdevReply::decode(&big).is_err());
+        let mut reserved = b.clone();
+        reserved[4] = 1;
+        assert!(DaxdevReply::decode(&reserved).is_err());
+        let mut tail = b.clone();
+        tail[24 + r.name.len() + 1] = b'x';
+        assert!(
+            DaxdevReply::decode(&tail).is_err(),
+            "bytes after the name's NUL"
+        );
         assert!(DaxdevReply::decode(&b[..279]).is_err());
     }
 

@@ -426,6 +426,13 @@ impl LogHeader {
                 h.len
             )));
         }
+        // last_index_for would underflow on a log without room for an entry.
+        if h.len < LOG_HEADER_SIZE + LOG_ENTRY_SIZE {
+            return Err(Error::BadLogHeader(format!(
+                "log length {:#x} holds no entry",
+                h.len
+            )));
+        }
         if h.last_index != last_index_for(h.len) {
             return Err(Error::BadLogHeader(format!(
                 "last index {} (a {:#x}-byte log ends at index {})",

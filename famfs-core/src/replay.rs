@@ -75,6 +75,11 @@ pub struct Replay {
 /// Units reserved on a secondary device: its superblock region.
 const SECONDARY_RESERVED: u64 = crate::format::SUPERBLOCK_REGION;
 
+/// Most allocation units an added device may have (256 TiB in 2 MiB
+/// units): its bitmap is built from the size the log records, so a damaged
+/// size must not make every reader allocate gigabytes.
+const MAX_ADDED_DEVICE_UNITS: u64 = 1 << 27;
+
 impl Replay {
     /// Empty state for the file system described by `sb` on a primary
     /// device of `dev_size` bytes. The root directory is owned by `root`.
@@ -295,6 +300,15 @@ impl Replay {
         let unit = self.bitmaps[0]
             .as_ref()
             .map_or(crate::format::ALLOC_UNIT, Bitmap::unit);
+        if d.size == 0 || d.size.div_ceil(unit) > MAX_ADDED_DEVICE_UNITS {
+            return self.problem(
+                index,
+                format!(
+                    "add daxdev: size {} is 0 or over {MAX_ADDED_DEVICE_UNITS} allocation units",
+                    d.size
+                ),
+            );
+        }
         self.devices[slot] = Some(DeviceInfo {
             index: d.index,
             size: d.size,

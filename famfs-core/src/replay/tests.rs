@@ -314,6 +314,28 @@ fn daxdev_entries_build_the_device_table() {
     assert_eq!(rep.bitmap(1).unwrap().used_units(), 2);
 }
 
+/// A sealed ADD_DAXDEV entry with an absurd size is a problem, not a
+/// bitmap of that size (found by the replay fuzz target: replay aborted
+/// allocating 184 GB).
+#[test]
+fn daxdev_of_absurd_size_is_a_problem() {
+    let r = Region::new();
+    let add = |index, size| {
+        LogEntry::AddDaxdev(AddDaxdevEntry {
+            size,
+            uuid: Uuid::from_u128(u128::from(index)),
+            index,
+        })
+    };
+    r.log(&[add(1, u64::MAX), add(2, 0), add(3, 64 * MIB)]);
+    let rep = r.replay();
+    assert_eq!(rep.devices().count(), 2, "{:?}", rep.problems());
+    assert!(rep.device(3).is_some());
+    let msgs: Vec<_> = rep.problems().iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(msgs.len(), 2);
+    assert!(msgs.iter().all(|m| m.contains("is 0 or over")), "{msgs:?}");
+}
+
 #[test]
 fn bad_header_is_an_error() {
     let r = Region::new();

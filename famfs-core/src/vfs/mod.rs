@@ -24,7 +24,7 @@ pub use fdtable::FdTable;
 pub use file::{FileData, OfdState, OpenFile, OpenKind};
 pub use mapping::Mappings;
 pub use mount::{DirEntry, InfoKind, Mount, NodeInfo};
-pub use resolve::{FamfsPath, Target};
+pub use resolve::{normalize, FamfsPath, Target};
 
 use crate::mounts::MountTable;
 use crate::namespace::Meta;

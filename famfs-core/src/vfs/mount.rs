@@ -146,6 +146,11 @@ impl Mount {
                 return Err(Errno::EIO);
             }
             fs.add_device_paths(self.entry.secondary_devices());
+            // The log's damage, once per process, for FAMFS_LOG=warn.
+            let r = fs.replay();
+            for p in r.problems().iter().chain(r.stopped()) {
+                tracing::warn!(mount = %self.mountpoint, "log entry {}: {}", p.index, p.message);
+            }
             *g = Some(fs);
         }
         let g = parking_lot::RwLockWriteGuard::downgrade(g);
@@ -168,12 +173,22 @@ impl Mount {
     }
 
     /// Looks `rel` up; on a miss, catches up with the log once and retries,
-    /// so files created elsewhere appear without a restart.
+    /// so files created elsewhere appear without a restart. A miss while
+    /// replay is stopped at a damaged entry is EIO, not ENOENT: the path may
+    /// be in the part of the log that cannot be read.
     pub fn lookup(&self, rel: &str) -> SysResult<NodeInfo> {
-        match self.lookup_now(rel) {
+        let found = match self.lookup_now(rel) {
             Err(Errno::ENOENT) if self.refresh()? => self.lookup_now(rel),
             r => r,
+        };
+        if matches!(found, Err(Errno::ENOENT)) {
+            if let Some(p) = self.with_fs(|fs| Ok(fs.replay().stopped().cloned()))? {
+                tracing::warn!(mount = %self.mountpoint, rel,
+                    "not found, but the log is unreadable from entry {}: {}", p.index, p.message);
+                return Err(Errno::EIO);
+            }
         }
+        found
     }
 
     /// Runs `allowed` on every directory a lookup of `rel` passes through:

@@ -58,7 +58,7 @@ impl FamfsPath {
 /// stays at `/`), repeated and trailing slashes folded.
 ///
 /// Example: base `/mnt/famfs/a`, path `../b//./c/` gives `/mnt/famfs/b/c`.
-fn normalize(base: &[u8], path: &[u8]) -> Vec<u8> {
+pub fn normalize(base: &[u8], path: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(base.len() + path.len() + 1);
     let push = |out: &mut Vec<u8>, comp: &[u8]| match comp {
         b"" | b"." => {}

@@ -462,5 +462,27 @@ fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
         crossbeam_epoch::pin().flush();
         std::thread::yield_now();
         flushes += 1;
+
+/// A log that stops at a damaged entry: what replay read is served, and a
+/// miss is EIO (the path may be in the unreadable part), not ENOENT.
+#[test]
+fn lookup_miss_in_a_stopped_log_is_eio() {
+    let f = fixture();
+    let dev = DaxDevice::open(&f._dir.path().join("r.img"), Access::ReadWrite).unwrap();
+    // Entry 2 is d/b.bin; damage its CRC.
+    let at = crate::format::LOG_OFFSET
+        + crate::format::LogHeader::entry_offset(2)
+        + crate::format::entry_off::CRC as u64;
+    let mut b = [0u8; 1];
+    dev.read_at(at, &mut b).unwrap();
+    dev.write_at(at, &[!b[0]]).unwrap();
+    assert!(f.open(&f.p("a.bin"), libc::O_RDONLY).is_ok());
+    assert!(f.open(&f.p("d"), libc::O_RDONLY).is_ok());
+    for missing in ["d/b.bin", "nothing"] {
+        assert_eq!(
+            f.open(&f.p(missing), libc::O_RDONLY).err(),
+            Some(Errno::EIO),
+            "{missing}"
+        );
     }
 }
