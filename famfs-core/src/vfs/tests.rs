@@ -462,6 +462,8 @@ fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
         crossbeam_epoch::pin().flush();
         std::thread::yield_now();
         flushes += 1;
+    }
+}
 
 /// A log that stops at a damaged entry: what replay read is served, and a
 /// miss is EIO (the path may be in the unreadable part), not ENOENT.
