@@ -187,7 +187,8 @@ impl FileData {
 
 /// What an open file description refers to.
 pub enum OpenKind {
-    File(FileData),
+    /// A file; the bytes are shared by every open of it in this process.
+    File(Arc<FileData>),
     /// A directory; its listing is taken on the first read and again after
     /// a rewind, as a kernel directory stream would see new entries.
     Dir(Mutex<Option<Arc<Vec<DirEntry>>>>),

@@ -13,6 +13,7 @@ use crate::mounts::MountEntry;
 use crate::namespace::{Ino, Meta, Node, NodeKind};
 use nix::errno::Errno;
 use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What a lookup tells about a node, owned so no lock is held after it.
@@ -81,6 +82,8 @@ pub struct Mount {
     /// Error state of each device index: a memory error on one device
     /// fails the files that touch it, and only those.
     health: Vec<Arc<DeviceHealth>>,
+    /// Files opened so far, read-only \[0\] and writable \[1\].
+    files: [RwLock<HashMap<Ino, Arc<FileData>>>; 2],
 }
 
 impl std::fmt::Debug for Mount {
@@ -117,6 +120,7 @@ impl Mount {
             health: (0..crate::fmap::MAX_DAXDEVS)
                 .map(|_| Arc::new(DeviceHealth::default()))
                 .collect(),
+            files: Default::default(),
         }
     }
 
@@ -311,7 +315,16 @@ impl Mount {
     /// The bytes of file `ino` (`size` bytes), on devices mapped for
     /// writing when `writable`. Fails with the device's error when one of
     /// them is in error, and with EIO when one cannot be found.
-    pub fn file_data(&self, ino: Ino, size: u64, writable: bool) -> SysResult<FileData> {
+    ///
+    /// A file's fmap never changes once logged (famfs has no delete,
+    /// truncate or extend), so the first open builds its `FileData` and
+    /// later opens share it: opening a file again allocates nothing.
+    pub fn file_data(&self, ino: Ino, size: u64, writable: bool) -> SysResult<Arc<FileData>> {
+        let cache = &self.files[usize::from(writable)];
+        if let Some(f) = cache.read().get(&ino) {
+            f.check_health()?;
+            return Ok(f.clone());
+        }
         let fmap = self.fmap_of(ino)?;
         let mut devices = Vec::new();
         for index in fmap.device_indexes() {
@@ -319,7 +332,9 @@ impl Mount {
             health.check()?;
             devices.push((index, self.device(index, writable)?, health.clone()));
         }
-        Ok(FileData::new(devices, fmap, size))
+        let f = Arc::new(FileData::new(devices, fmap, size));
+        cache.write().entry(ino).or_insert(f.clone());
+        Ok(f)
     }
 
     /// `statfs` numbers: (device bytes, free bytes, log entries, free entries).

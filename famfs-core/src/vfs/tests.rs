@@ -488,3 +488,22 @@ fn lookup_miss_in_a_stopped_log_is_eio() {
         );
     }
 }
+
+/// A second open of a file shares the first one's bytes (its fmap and
+/// device mappings are built once per process and access mode).
+#[test]
+fn opens_of_one_file_share_its_bytes() {
+    let f = fixture();
+    let data_of = |flags| {
+        let fd = f.vfs.open(f.famfs(&f.p("a.bin")), flags).unwrap();
+        f.vfs
+            .fds
+            .with(fd, |of| of.file().unwrap() as *const FileData)
+            .unwrap()
+    };
+    let (ro1, ro2) = (data_of(libc::O_RDONLY), data_of(libc::O_RDONLY));
+    assert_eq!(ro1, ro2, "read-only opens share");
+    let rw = data_of(libc::O_RDWR);
+    assert_ne!(ro1, rw, "a writable open maps the devices read-write");
+    assert_eq!(rw, data_of(libc::O_RDWR));
+}
