@@ -40,12 +40,7 @@ fn file_size(rng: &mut StdRng, i: usize) -> u64 {
 }
 
 fn run_concurrent(writers: usize, files_per_writer: usize, readers: usize, region: &str) {
-    let seed: u64 = std::env::var("FAMFS_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("FAMFS_TEST_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = StdRng::seed_from_u64(test_seed());
     let env = Env::new();
     let r = env.region(region);
     let exe = reader::build(env.dir());

@@ -483,12 +483,7 @@ fn kill_trial(rig: &mut Rig, rng: &mut StdRng, trial: usize, tally: &mut Tally) 
 }
 
 fn run_trials(trials: usize) {
-    let seed: u64 = std::env::var("FAMFS_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("FAMFS_TEST_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = StdRng::seed_from_u64(test_seed());
     let mut tally = Tally::default();
     let start = Instant::now();
     let mut trial = 0;

@@ -12,15 +12,12 @@
 
 use famfs_core::fmap::{Extent, Fmap, InterleavedExtent};
 use famfs_core::format::{crc32, entry_off, LogEntry, ENTRY_FILE};
+use famfs_fuzz::le::u64_at;
 use famfs_fuzz::resolution;
 use libfuzzer_sys::fuzz_target;
 
 const MIB: u64 = 1 << 20;
 const FMAP_LEN: usize = 416;
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
 
 /// The FILE entry holding `fmap` for a file of `size` bytes, sealed as
 /// entry 0, decoded as replay decodes it.

@@ -12,17 +12,10 @@
 
 use famfs_core::fmap::Fmap;
 use famfs_core::format::{crc32, LogEntry};
+use famfs_fuzz::le::{u32_at, u64_at};
 use libfuzzer_sys::fuzz_target;
 
 const ENTRY: usize = 544;
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
 
 fn sealed(b: &[u8], index: u64) -> bool {
     b.len() >= ENTRY && u64_at(b, 0) == index && u64_at(b, 536) == u64::from(crc32(&b[..536]))

@@ -9,11 +9,8 @@
 
 use famfs_core::format::{crc32, LogHeader};
 use famfs_core::Error;
+use famfs_fuzz::le::u64_at;
 use libfuzzer_sys::fuzz_target;
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
 
 #[derive(Debug, PartialEq)]
 enum Verdict {

@@ -7,17 +7,10 @@
 
 use famfs_core::format::{crc32, Superblock};
 use famfs_core::Error;
+use famfs_fuzz::le::{u32_at, u64_at};
 use libfuzzer_sys::fuzz_target;
 
 const MIB: u64 = 1 << 20;
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
 
 #[derive(Debug, PartialEq)]
 enum Verdict {

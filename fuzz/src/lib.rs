@@ -2,5 +2,6 @@
 //! invariants every fmap resolution must keep, and the in-memory device the
 //! replay target formats and replays.
 
+pub mod le;
 pub mod resolution;
 pub mod scratch_device;

@@ -135,6 +135,17 @@ pub fn compile_c(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
 // Unique names and uuids
 
 /// A random version-4 uuid in its text form.
+/// The seed of a randomised test: `FAMFS_TEST_SEED` if set, else a fresh
+/// one. It is printed, so a failing run can be replayed.
+pub fn test_seed() -> u64 {
+    let seed = std::env::var("FAMFS_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    println!("FAMFS_TEST_SEED={seed}");
+    seed
+}
+
 pub fn random_uuid() -> String {
     Uuid::new_v4().to_string()
 }
