@@ -10,6 +10,7 @@ use crate::namespace::Ino;
 use crate::poison;
 use nix::errno::Errno;
 use parking_lot::Mutex;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -64,10 +65,6 @@ impl FileData {
         self.size
     }
 
-    pub fn fmap(&self) -> &Fmap {
-        &self.fmap
-    }
-
     /// The mapping of device `index`, if the file uses it.
     pub fn device(&self, index: u32) -> Option<&Arc<DaxDevice>> {
         Some(&self.devices.get(index as usize)?.as_ref()?.dev)
@@ -103,43 +100,68 @@ impl FileData {
         f.errno
     }
 
-    /// Fails with EHWPOISON, marking the device, when a piece overlaps the
-    /// simulated poison list of its region ([`crate::poison`]); devdax
-    /// memory reports its errors by SIGBUS instead. The list header is read
-    /// with a fault-tolerant copy, so a truncated region is EIO, not a crash.
-    fn check_poison(d: &FileDevice, p: &Piece) -> SysResult<()> {
+    /// The state of every device the file uses, checked once per access:
+    /// an error if one is marked in error, else whether any of their
+    /// regions carries a simulated poison list ([`crate::poison`]), in which
+    /// case each piece must be checked against it ([`Self::check_poison`]).
+    /// Devdax memory reports its errors by SIGBUS instead. The list header
+    /// is read with a fault-tolerant copy, so a truncated region is EIO,
+    /// not a crash.
+    fn check_devices(&self) -> SysResult<bool> {
         const AT: u64 = poison::TABLE_OFFSET;
-        if d.dev.kind() != DeviceKind::Simulated || d.dev.size() < AT + poison::HEADER_LEN as u64 {
-            return Ok(());
+        let mut poisoned = false;
+        for d in self.devices.iter().flatten() {
+            d.health.check()?;
+            if d.dev.kind() != DeviceKind::Simulated
+                || d.dev.size() < AT + poison::HEADER_LEN as u64
+            {
+                continue;
+            }
+            let mut hdr = [0u8; poison::HEADER_LEN];
+            // SAFETY: `AT + HEADER_LEN` is inside the mapping (checked above).
+            unsafe { memerr::copy(hdr.as_mut_ptr(), d.base.add(AT as usize), hdr.len()) }
+                .map_err(|f| Self::fault(d, f))?;
+            poisoned |= poison::header_has_poison(&hdr);
         }
-        let mut hdr = [0u8; poison::HEADER_LEN];
-        // SAFETY: `AT + HEADER_LEN` is inside the mapping (checked above).
-        unsafe { memerr::copy(hdr.as_mut_ptr(), d.base.add(AT as usize), hdr.len()) }
-            .map_err(|f| Self::fault(d, f))?;
-        if poison::header_has_poison(&hdr) && poison::hit(&d.dev, p.offset, p.len).unwrap_or(true) {
+        Ok(poisoned)
+    }
+
+    /// Fails with EHWPOISON, marking the device, when piece `p` overlaps
+    /// its region's poison list.
+    fn check_poison(d: &FileDevice, p: &Piece) -> SysResult<()> {
+        if poison::hit(&d.dev, p.offset, p.len).unwrap_or(true) {
             d.health.mark(Errno::EHWPOISON);
             return Err(Errno::EHWPOISON);
         }
         Ok(())
     }
 
-    /// Every piece of `[off, off + len)` checked against the poison list
-    /// (for mmap, which hands out the memory without copying it).
-    pub fn check_poison_range(&self, off: u64, len: u64) -> SysResult<()> {
-        for p in self.pieces(off, len) {
-            let (d, _) = self.piece_at(&p)?;
-            Self::check_poison(d, &p)?;
-        }
-        Ok(())
+    /// The device pieces backing `[off, off + len)` of the file's
+    /// allocation, each with its device descriptor, for mmap: each piece is
+    /// bounds-checked and checked against the poison list, as a read is,
+    /// since a mapping hands out the memory without copying it.
+    pub fn map_pieces(&self, off: u64, len: u64) -> SysResult<Vec<(Piece, RawFd)>> {
+        let poisoned = self.check_devices()?;
+        self.pieces(off, len)
+            .map(|p| {
+                let (d, _) = self.piece_at(&p)?;
+                if poisoned {
+                    Self::check_poison(d, &p)?;
+                }
+                Ok((p, d.dev.file().as_raw_fd()))
+            })
+            .collect()
     }
 
     /// Copies up to `buf.len()` bytes at `off` into `buf`: 0 at or past EOF.
     pub fn read(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
-        self.check_health()?;
+        let poisoned = self.check_devices()?;
         let mut done = 0usize;
         for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
             let (d, src) = self.piece_at(&p)?;
-            Self::check_poison(d, &p)?;
+            if poisoned {
+                Self::check_poison(d, &p)?;
+            }
             let n = p.len as usize;
             // SAFETY: `src..src+n` is inside the mapping; `buf[done..done+n]`
             // is inside `buf` (pieces never cover more than asked for).
@@ -154,7 +176,7 @@ impl FileData {
     /// crosses EOF writes what fits; one at or past EOF fails with EFBIG.
     /// The device must be mapped read-write.
     pub fn write(&self, off: u64, data: &[u8]) -> SysResult<usize> {
-        self.check_health()?;
+        let poisoned = self.check_devices()?;
         if data.is_empty() {
             return Ok(0);
         }
@@ -167,7 +189,9 @@ impl FileData {
             if d.dev.access() != crate::dax::Access::ReadWrite {
                 return Err(Errno::EBADF);
             }
-            Self::check_poison(d, &p)?;
+            if poisoned {
+                Self::check_poison(d, &p)?;
+            }
             let n = p.len as usize;
             // SAFETY: `dst..dst+n` is inside a writable mapping; the source
             // is inside `data`.

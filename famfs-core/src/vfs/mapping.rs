@@ -16,7 +16,6 @@ use super::file::OpenFile;
 use super::{SysResult, Vfs};
 use nix::errno::Errno;
 use parking_lot::Mutex;
-use std::os::fd::AsRawFd;
 
 /// The mapping-type bits of mmap's flags (MAP_SHARED, MAP_PRIVATE,
 /// MAP_SHARED_VALIDATE).
@@ -98,32 +97,22 @@ impl Vfs {
         if shared && prot & libc::PROT_WRITE != 0 && !of.writable() {
             return Err(Errno::EACCES);
         }
-        f.check_health()?;
         let off = off as u64;
         let len64 = len as u64;
-        f.check_poison_range(off, len64)?;
-        let pieces: Vec<_> = f.pieces(off, len64).collect();
-        let mut fds = Vec::with_capacity(pieces.len());
-        for p in &pieces {
-            let dev = f.device(p.devindex).ok_or(Errno::EIO)?;
-            if p.offset.checked_add(p.len).map_or(true, |e| e > dev.size()) {
-                return Err(Errno::EIO);
-            }
-            fds.push(dev.file().as_raw_fd());
-        }
+        let pieces = f.map_pieces(off, len64)?;
         let map_flags = flags & !(libc::MAP_ANONYMOUS | MAP_TYPE)
             | if shared {
                 libc::MAP_SHARED
             } else {
                 libc::MAP_PRIVATE
             };
-        let covered: u64 = pieces.iter().map(|p| p.len).sum();
+        let covered: u64 = pieces.iter().map(|(p, _)| p.len).sum();
         // One extent covering the whole request: a single mapping.
         if pieces.len() == 1 && covered == len64 {
             // SAFETY: maps the device file at a bounds-checked offset; the
             // kernel validates addr/flags as for any mmap.
-            let p =
-                unsafe { libc::mmap(addr, len, prot, map_flags, fds[0], pieces[0].offset as i64) };
+            let (piece, devfd) = pieces[0];
+            let p = unsafe { libc::mmap(addr, len, prot, map_flags, devfd, piece.offset as i64) };
             if p == libc::MAP_FAILED {
                 return Err(Errno::last());
             }
@@ -141,7 +130,7 @@ impl Vfs {
             return Err(Errno::last());
         }
         let mut at = 0usize;
-        for (p, &devfd) in pieces.iter().zip(&fds) {
+        for &(p, devfd) in &pieces {
             let fixed = map_flags | libc::MAP_FIXED;
             // SAFETY: `base + at .. + p.len` lies inside our reservation.
             let r = unsafe {
