@@ -376,12 +376,6 @@ impl Famfs {
         self.devices.primary()
     }
 
-    /// The primary device mapping, shared with open files that outlive a
-    /// borrow of `self` (the shim's file handles).
-    pub fn device_arc(&self) -> &Arc<DaxDevice> {
-        self.devices.primary()
-    }
-
     /// Every device of the file system, opened lazily.
     pub fn devices(&self) -> &DeviceSet {
         &self.devices
@@ -796,13 +790,13 @@ impl Famfs {
         let mut spaces = Vec::new();
         for info in self.replay.devices() {
             let dev = self.devices.acquire(info)?;
-            placement
-                .stripe
-                .validate(info.size, dev.kind() == DeviceKind::Simulated)
-                .map_err(|e| match info.index {
-                    0 => e,
-                    i => Error::Usage(format!("device {i}: {e}")),
-                })?;
+            // Device 0 was checked before the writer lock was taken.
+            if info.index != 0 {
+                placement
+                    .stripe
+                    .validate(info.size, dev.kind() == DeviceKind::Simulated)
+                    .map_err(|e| Error::Usage(format!("device {}: {e}", info.index)))?;
+            }
             spaces.push(crate::stripe::DeviceSpace {
                 index: info.index,
                 size: info.size,

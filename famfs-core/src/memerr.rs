@@ -56,11 +56,6 @@ impl DeviceHealth {
             .compare_exchange(0, errno as i32, Ordering::Relaxed, Ordering::Relaxed);
         tracing::warn!(%errno, "dax device marked in error");
     }
-
-    /// The errno of a device in error, if it is.
-    pub fn error(&self) -> Option<Errno> {
-        self.check().err()
-    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -222,8 +222,9 @@ pub fn allocate(
         None => rand::rngs::StdRng::from_entropy(),
     };
     let mut order: Vec<&DeviceSpace<'_>> = devices.iter().collect();
-    // One device: no shuffle, so its placement matches a one-device file
-    // system exactly (first fit; the same bucket order for a given seed).
+    // Shuffling one element draws nothing from `rng`, so a one-device file
+    // system places exactly as before devices were added (first fit; the
+    // same bucket order for a given seed).
     order.shuffle(&mut rng);
     if params.is_contiguous() || size < params.chunk {
         let len = size.max(1).div_ceil(unit) * unit;
