@@ -1,7 +1,7 @@
 //! Open files: the bytes of one famfs file in a mapped device, and the open
 //! file description (offset and status flags) that file descriptors share.
 
-use super::mount::{DirEntry, Mount, NodeInfo};
+use super::mount::{DirEntry, KnownNode, Mount, NodeInfo, NodeRef};
 use super::SysResult;
 use crate::dax::{DaxDevice, DeviceKind};
 use crate::fmap::{Fmap, Piece};
@@ -209,15 +209,6 @@ impl FileData {
     }
 }
 
-/// What an open file description refers to.
-pub enum OpenKind {
-    /// A file; the bytes are shared by every open of it in this process.
-    File(Arc<FileData>),
-    /// A directory; its listing is taken on the first read and again after
-    /// a rewind, as a kernel directory stream would see new entries.
-    Dir(Mutex<Option<Arc<Vec<DirEntry>>>>),
-}
-
 /// The part of an open file description that dup'd and forked descriptors
 /// share: it lives in process memory until a fork or exec needs it in
 /// shared memory (see `inherit`).
@@ -229,15 +220,14 @@ pub struct OfdState {
     pub status: AtomicU32,
 }
 
-/// An open famfs file or directory.
+/// An open famfs file or directory. Small (it is allocated at every
+/// open and freed after every close) and built from its node's parts the
+/// mount keeps, so an open allocates once.
 pub struct OpenFile {
-    pub mount: Arc<Mount>,
-    pub ino: Ino,
-    /// The node as it was opened (a file's size and owner never change).
-    pub info: NodeInfo,
-    /// Path relative to the mount point.
-    pub rel: String,
-    pub kind: OpenKind,
+    at: NodeRef,
+    /// A directory's listing, taken on the first read and again after a
+    /// rewind, as a kernel directory stream would see new entries.
+    listing: Mutex<Option<Arc<Vec<DirEntry>>>>,
     /// O_RDONLY, O_WRONLY or O_RDWR (or O_PATH).
     pub accmode: i32,
     /// Null while the state is `local`; then the state in `durable`'s page.
@@ -249,24 +239,71 @@ pub struct OpenFile {
     pub(super) durable: Mutex<Option<super::inherit::StatePage>>,
 }
 
+/// The status flags an open file keeps of its open flags.
+fn status_of(flags: i32) -> u32 {
+    (flags & !(libc::O_ACCMODE | libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL)) as u32
+}
+
 impl OpenFile {
-    pub fn new(mount: Arc<Mount>, info: NodeInfo, rel: String, kind: OpenKind, flags: i32) -> Self {
+    /// An open of `node` of `mount` (see [`NodeRef::new`]).
+    pub(super) fn new(
+        mount: &Arc<Mount>,
+        node: &KnownNode,
+        data: Option<&FileData>,
+        flags: i32,
+    ) -> Self {
         let local = OfdState::default();
-        local.status.store(
-            (flags & !(libc::O_ACCMODE | libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL)) as u32,
-            Ordering::Relaxed,
-        );
+        local.status.store(status_of(flags), Ordering::Relaxed);
         OpenFile {
-            mount,
-            ino: info.ino,
-            info,
-            rel,
-            kind,
+            at: NodeRef::new(mount, node, data),
+            listing: Mutex::new(None),
             accmode: flags & (libc::O_ACCMODE | libc::O_PATH),
             state: AtomicPtr::new(std::ptr::null_mut()),
             local,
             durable: Mutex::new(None),
         }
+    }
+
+    /// Makes a released open file (see [`OpenFile::release`]) a new open,
+    /// as [`OpenFile::new`] would.
+    pub(super) fn reopen(
+        &mut self,
+        mount: &Arc<Mount>,
+        node: &KnownNode,
+        data: Option<&FileData>,
+        flags: i32,
+    ) {
+        self.at.repoint(mount, node, data);
+        self.accmode = flags & (libc::O_ACCMODE | libc::O_PATH);
+        *self.state.get_mut() = std::ptr::null_mut();
+        *self.local.offset.get_mut() = 0;
+        *self.local.status.get_mut() = status_of(flags);
+    }
+
+    pub fn mount(&self) -> &Arc<Mount> {
+        self.at.mount()
+    }
+
+    /// Lets go of what only an open descriptor needs (a directory listing,
+    /// a shared state page) before the open file is kept for reuse.
+    pub(super) fn release(&mut self) {
+        *self.state.get_mut() = std::ptr::null_mut();
+        *self.listing.get_mut() = None;
+        *self.durable.get_mut() = None;
+    }
+
+    /// The node as it was opened (a file's size and owner never change).
+    pub fn info(&self) -> &NodeInfo {
+        &self.at.node().info
+    }
+
+    pub fn ino(&self) -> Ino {
+        self.info().ino
+    }
+
+    /// Path relative to the mount point.
+    pub fn rel(&self) -> &str {
+        &self.at.node().rel
     }
 
     /// The shared offset and flags.
@@ -301,15 +338,14 @@ impl OpenFile {
         self.state.store(to, Ordering::Release);
     }
 
+    /// The file's bytes (None for a directory).
+    #[inline]
     pub fn file(&self) -> Option<&FileData> {
-        match &self.kind {
-            OpenKind::File(f) => Some(f),
-            OpenKind::Dir(_) => None,
-        }
+        self.at.data()
     }
 
     pub fn is_dir(&self) -> bool {
-        matches!(self.kind, OpenKind::Dir(_))
+        self.info().is_dir()
     }
 
     pub fn readable(&self) -> bool {
@@ -330,33 +366,31 @@ impl OpenFile {
 
     /// The absolute path, for fchdir and messages.
     pub fn abs_path(&self) -> String {
-        if self.rel.is_empty() {
-            self.mount.mountpoint.clone()
-        } else {
-            format!("{}/{}", self.mount.mountpoint, self.rel)
+        let mp = &self.mount().mountpoint;
+        match self.rel() {
+            "" => mp.clone(),
+            rel => format!("{mp}/{rel}"),
         }
     }
 
     /// The directory listing (taken now if not yet).
     pub fn listing(&self) -> SysResult<Arc<Vec<DirEntry>>> {
-        let OpenKind::Dir(l) = &self.kind else {
+        if !self.is_dir() {
             return Err(Errno::ENOTDIR);
-        };
-        let mut g = l.lock();
+        }
+        let mut g = self.listing.lock();
         if let Some(v) = g.as_ref() {
             return Ok(v.clone());
         }
-        let _ = self.mount.refresh();
-        let v = Arc::new(self.mount.list(self.ino)?);
+        let _ = self.mount().refresh();
+        let v = Arc::new(self.mount().list(self.ino())?);
         *g = Some(v.clone());
         Ok(v)
     }
 
     /// Forgets the listing so the next read takes a new one (rewinddir).
     pub fn drop_listing(&self) {
-        if let OpenKind::Dir(l) = &self.kind {
-            *l.lock() = None;
-        }
+        *self.listing.lock() = None;
     }
 
     /// Reserves up to `want` bytes at the shared offset, cut at `size`:

@@ -168,8 +168,8 @@ impl Vfs {
 
     /// A memfd page filled with `of`'s identity; returns (memfd, page).
     fn new_page(&self, of: &OpenFile) -> SysResult<(i32, StatePage)> {
-        let mp = of.mount.mountpoint.as_bytes();
-        let rel = of.rel.as_bytes();
+        let mp = of.mount().mountpoint.as_bytes();
+        let rel = of.rel().as_bytes();
         if OFF_NAMES + mp.len() + rel.len() > PAGE_LEN {
             return Err(Errno::ENAMETOOLONG);
         }
@@ -187,7 +187,7 @@ impl Vfs {
             Ok(p) => p,
             Err(e) => return fail(e),
         };
-        page.put(OFF_INO, &of.ino.to_ne_bytes());
+        page.put(OFF_INO, &of.ino().to_ne_bytes());
         page.put(OFF_ACCMODE, &of.accmode.to_ne_bytes());
         page.put(OFF_IS_DIR, &(of.is_dir() as u32).to_ne_bytes());
         page.put(OFF_MP_LEN, &(mp.len() as u32).to_ne_bytes());
@@ -260,27 +260,24 @@ impl Vfs {
         let mp = page.get(OFF_NAMES, mp_len).ok_or(Errno::EINVAL)?;
         let rel = page.get(OFF_NAMES + mp_len, rel_len).ok_or(Errno::EINVAL)?;
         let mp = std::str::from_utf8(mp).map_err(|_| Errno::EINVAL)?;
-        let rel = std::str::from_utf8(rel)
-            .map_err(|_| Errno::EINVAL)?
-            .to_string();
+        let rel = std::str::from_utf8(rel).map_err(|_| Errno::EINVAL)?;
         let mount = self
             .mounts
             .iter()
             .find(|m| m.mountpoint == mp)
-            .ok_or(Errno::ENOENT)?
-            .clone();
+            .ok_or(Errno::ENOENT)?;
         let ino = page.u64_at(OFF_INO);
         let accmode = page.u32_at(OFF_ACCMODE) as i32;
-        let info = mount.lookup(&rel)?;
-        if info.ino != ino {
+        let node = mount.node(rel)?;
+        if node.info.ino != ino {
             return Err(Errno::ESTALE);
         }
         // SAFETY: the page holds an OfdState at offset 0.
         let status = unsafe { (*page.state()).status.load(Ordering::Acquire) } as i32;
-        let of = self.open_file(mount, rel, info, accmode | status)?;
+        let of = self.open_file(mount, node, accmode | status)?;
         // The page already holds the inherited offset: point at it as is.
         of.set_state_ptr(page.state());
         *of.durable.lock() = Some(page);
-        Ok(Arc::new(of))
+        Ok(of)
     }
 }

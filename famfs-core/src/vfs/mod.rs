@@ -15,15 +15,16 @@ mod file;
 mod inherit;
 mod mapping;
 mod mount;
+mod recycle;
 mod resolve;
 pub mod stat;
 #[cfg(test)]
 mod tests;
 
 pub use fdtable::FdTable;
-pub use file::{FileData, OfdState, OpenFile, OpenKind};
+pub use file::{FileData, OfdState, OpenFile};
 pub use mapping::Mappings;
-pub use mount::{DirEntry, InfoKind, Mount, NodeInfo};
+pub use mount::{DirEntry, InfoKind, KnownNode, Mount, NodeInfo, NodeRef};
 pub use resolve::{normalize, FamfsPath, Target};
 
 use crate::mounts::MountTable;
@@ -123,7 +124,7 @@ impl Vfs {
         }
         let abs = crate::path::normalize(pwd, Path::new("/"));
         if let Some((m, rel)) = self.mount_of(&abs) {
-            if m.lookup(&rel).is_ok_and(|n| n.is_dir()) {
+            if m.lookup(rel).is_ok_and(|n| n.is_dir()) {
                 self.set_cwd(Some(abs.to_string_lossy().into_owned()));
             }
         }
@@ -225,81 +226,105 @@ impl Vfs {
         fd >= 0 && self.template.load(Ordering::Acquire) == fd
     }
 
-    /// Builds the open file for `info` at `rel` (no permission checks).
+    /// Builds the open file for `node` of `mount` (no permission checks).
     fn open_file(
         &self,
-        mount: Arc<Mount>,
-        rel: String,
-        info: NodeInfo,
+        mount: &Arc<Mount>,
+        node: &KnownNode,
         flags: i32,
-    ) -> SysResult<OpenFile> {
-        let acc = flags & libc::O_ACCMODE;
-        let kind = match &info.kind {
-            InfoKind::Dir => OpenKind::Dir(parking_lot::Mutex::new(None)),
-            InfoKind::File { size, error, .. } => {
-                if let Some(why) = error {
-                    tracing::warn!(mount = %mount.mountpoint, rel, why, "file has a bad fmap; refusing it");
-                    return Err(Errno::EIO);
-                }
-                let writable = flags & libc::O_PATH == 0 && acc != libc::O_RDONLY;
-                OpenKind::File(mount.file_data(info.ino, *size, writable)?)
-            }
-        };
-        Ok(OpenFile::new(mount, info, rel, kind, flags))
+    ) -> SysResult<Arc<OpenFile>> {
+        let writable = flags & libc::O_PATH == 0 && flags & libc::O_ACCMODE != libc::O_RDONLY;
+        let data = mount.bytes_of(node, writable)?;
+        Ok(recycle::open_file(mount, node, data, flags))
     }
 
     /// `open` of a famfs path: returns the new descriptor.
-    pub fn open(&self, fp: FamfsPath, flags: i32) -> SysResult<i32> {
-        let acc = flags & libc::O_ACCMODE;
-        let found = fp.mount.lookup(&fp.rel);
-        self.check_search(&fp, false)?;
-        let info = match found {
-            Ok(i) => i,
-            Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
-                // The directory must exist for the error to be about
-                // creation rather than a missing path.
-                let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
-                if !parent.is_dir() {
-                    return Err(Errno::ENOTDIR);
+    pub fn open(&self, fp: &FamfsPath, flags: i32) -> SysResult<i32> {
+        let node = match fp.mount.node(&fp.rel) {
+            Ok(n) => n,
+            Err(e) => {
+                self.check_search(fp, false)?;
+                if e == Errno::ENOENT && flags & libc::O_CREAT != 0 {
+                    // The directory must exist for the error to be about
+                    // creation rather than a missing path.
+                    let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
+                    if !parent.is_dir() {
+                        return Err(Errno::ENOTDIR);
+                    }
+                    tracing::debug!(path = %fp.abs(), "O_CREAT of a new famfs file refused (use famfs creat/cp)");
+                    return Err(Errno::EPERM);
                 }
-                tracing::debug!(path = %fp.abs(), "O_CREAT of a new famfs file refused (use famfs creat/cp)");
-                return Err(Errno::EPERM);
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
-        if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
-            return Err(Errno::EEXIST);
-        }
-        let is_dir = info.is_dir();
-        if !is_dir && (fp.dir_required || flags & libc::O_DIRECTORY != 0) {
-            return Err(Errno::ENOTDIR);
-        }
-        if flags & libc::O_PATH == 0 {
-            if is_dir && (acc != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0) {
-                return Err(Errno::EISDIR);
-            }
-            let want = match acc {
+        self.open_node(fp.mount, node, flags, fp.dir_required)
+    }
+
+    /// `open` of a node found: the permission and flag checks in the
+    /// kernel's order, then a placeholder descriptor for it.
+    fn open_node(
+        &self,
+        mount: &Arc<Mount>,
+        node: &KnownNode,
+        flags: i32,
+        dir_required: bool,
+    ) -> SysResult<i32> {
+        let acc = flags & libc::O_ACCMODE;
+        let is_dir = node.is_dir();
+        let want = if flags & libc::O_PATH != 0 {
+            0
+        } else {
+            match acc {
                 libc::O_WRONLY => libc::W_OK,
                 libc::O_RDWR => libc::R_OK | libc::W_OK,
                 _ => libc::R_OK,
-            };
-            self.creds
-                .with(false, |c| stat::permits(&info.meta, is_dir, c, want))?;
-            if flags & libc::O_TRUNC != 0 {
-                if let InfoKind::File { size, .. } = info.kind {
-                    if size > 0 {
-                        return Err(Errno::EPERM);
-                    }
+            }
+        };
+        // The kernel's order: search permission on the way (None: root,
+        // who may search anything), the flags against what the node is,
+        // then permission on the node.
+        let decide = |c: Option<&stat::Cred>| {
+            if let Some(c) = c {
+                for dir in node.search.iter() {
+                    stat::permits(dir, true, c, libc::X_OK)?;
+                }
+            }
+            if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+                return Err(Errno::EEXIST);
+            }
+            if !is_dir && (dir_required || flags & libc::O_DIRECTORY != 0) {
+                return Err(Errno::ENOTDIR);
+            }
+            if want == 0 {
+                return Ok(());
+            }
+            if is_dir && (acc != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0) {
+                return Err(Errno::EISDIR);
+            }
+            match c {
+                Some(c) => stat::permits(&node.info.meta, is_dir, c, want),
+                None => stat::root_permits(&node.info.meta, is_dir, want),
+            }
+        };
+        if self.creds.effective_is_root() {
+            decide(None)?;
+        } else {
+            self.creds.with(false, |c| decide(Some(c)))?;
+        }
+        if want != 0 && flags & libc::O_TRUNC != 0 {
+            if let InfoKind::File { size, .. } = node.info.kind {
+                if size > 0 {
+                    return Err(Errno::EPERM);
                 }
             }
         }
-        let of = self.open_file(fp.mount, fp.rel, info, flags)?;
+        let of = self.open_file(mount, node, flags)?;
         if of.file().is_some() {
             crate::memerr::install().map_err(|_| Errno::EIO)?;
         }
         let fd = self.placeholder(flags & libc::O_CLOEXEC != 0)?;
         tracing::debug!(path = %of.abs_path(), fd, flags, "famfs open");
-        self.fds.insert(fd, Arc::new(of));
+        self.fds.insert(fd, of);
         Ok(fd)
     }
 
@@ -325,6 +350,9 @@ impl Vfs {
     /// whatever the lookup found, so a directory one may not search does
     /// not even reveal whether an entry exists. Root may search anything.
     fn check_search(&self, fp: &FamfsPath, real: bool) -> SysResult<()> {
+        if !real && self.creds.effective_is_root() {
+            return Ok(());
+        }
         self.creds.with(real, |c| {
             if c.uid == 0 {
                 return Ok(());
@@ -336,22 +364,22 @@ impl Vfs {
 
     /// `stat` of a famfs path.
     pub fn stat(&self, fp: &FamfsPath) -> SysResult<libc::stat> {
-        Ok(stat::stat(&fp.mount, &self.lookup(fp)?))
+        Ok(stat::stat(fp.mount, &self.lookup(fp)?))
     }
 
     /// `statx` of a famfs path.
     pub fn statx(&self, fp: &FamfsPath) -> SysResult<libc::statx> {
-        Ok(stat::statx(&fp.mount, &self.lookup(fp)?))
+        Ok(stat::statx(fp.mount, &self.lookup(fp)?))
     }
 
     /// `fstat` of an open famfs file: what it was opened as (a file's size
     /// and owner never change; a directory's link count is counted now).
     pub fn fstat(&self, of: &OpenFile) -> SysResult<libc::stat> {
-        Ok(stat::stat(&of.mount, &of.info))
+        Ok(stat::stat(of.mount(), of.info()))
     }
 
     pub fn fstatx(&self, of: &OpenFile) -> SysResult<libc::statx> {
-        Ok(stat::statx(&of.mount, &of.info))
+        Ok(stat::statx(of.mount(), of.info()))
     }
 
     /// `access`/`faccessat`: `effective` for AT_EACCESS and euidaccess.
@@ -423,8 +451,9 @@ impl Vfs {
         self.creds.invalidate();
     }
 
-    /// Forgets a descriptor the application closed (or that dup2 replaced).
-    pub fn forget(&self, fd: i32) -> Option<Arc<OpenFile>> {
-        self.fds.remove(fd)
+    /// Forgets a descriptor the application closed (or that dup2
+    /// replaced); returns whether it was famfs.
+    pub fn forget(&self, fd: i32) -> bool {
+        self.fds.discard(fd)
     }
 }

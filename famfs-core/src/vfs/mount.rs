@@ -14,7 +14,10 @@ use crate::namespace::{Ino, Meta, Node, NodeKind};
 use nix::errno::Errno;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// What a lookup tells about a node, owned so no lock is held after it.
 #[derive(Debug, Clone)]
@@ -82,8 +85,94 @@ pub struct Mount {
     /// Error state of each device index: a memory error on one device
     /// fails the files that touch it, and only those.
     health: Vec<Arc<DeviceHealth>>,
-    /// Files opened so far, read-only \[0\] and writable \[1\].
-    files: [RwLock<HashMap<Ino, Arc<FileData>>>; 2],
+    /// The nodes opened so far, by path (see [`KnownNode`]).
+    nodes: RwLock<HashMap<Box<[u8]>, Box<KnownNode>, foldhash::fast::RandomState>>,
+    /// A direct-mapped front to `nodes`: slot `hash(path) % FRONT` holds
+    /// the last node found for a path with that hash (or null), so a
+    /// repeated open finds its node with a load and a compare, no lock.
+    front: Box<[AtomicPtr<KnownNode>]>,
+    front_hash: foldhash::fast::RandomState,
+}
+
+/// Slots in [`Mount::front`] (a power of two).
+const FRONT: usize = 256;
+
+/// A node as opens of it see it, kept by its mount from the first open of
+/// its path for the mount's life: famfs nodes never change or go away once
+/// logged, so an open of a known path needs no namespace lookup, and the
+/// file's bytes are built once per access mode.
+pub struct KnownNode {
+    pub info: NodeInfo,
+    /// Path relative to the mount point.
+    pub rel: Box<str>,
+    /// The root and each directory above the node: what a non-root caller
+    /// must be allowed to search to reach it.
+    pub search: Box<[Meta]>,
+    /// Its bytes, read-only \[0\] and writable \[1\] (files only).
+    data: [OnceLock<FileData>; 2],
+}
+
+impl KnownNode {
+    pub fn is_dir(&self) -> bool {
+        self.info.is_dir()
+    }
+}
+
+/// An open file's hold on its node: the mount, kept alive by the `Arc`,
+/// and the node and its bytes, which the mount keeps for its life (so no
+/// reference count of their own is needed).
+pub struct NodeRef {
+    mount: Arc<Mount>,
+    node: NonNull<KnownNode>,
+    data: Option<NonNull<FileData>>,
+}
+
+// SAFETY: the pointers are shared references into nodes `mount` owns
+// (see `Mount::known`); KnownNode and FileData are Sync.
+unsafe impl Send for NodeRef {}
+// SAFETY: as above.
+unsafe impl Sync for NodeRef {}
+
+impl NodeRef {
+    /// `node` of `mount`, and its bytes `data` (from [`Mount::bytes_of`]).
+    /// The node must be one of `mount`'s: its life is the mount's.
+    pub(super) fn new(mount: &Arc<Mount>, node: &KnownNode, data: Option<&FileData>) -> Self {
+        NodeRef {
+            mount: mount.clone(),
+            node: NonNull::from(node),
+            data: data.map(NonNull::from),
+        }
+    }
+
+    /// Points at another node, as [`NodeRef::new`] does, keeping the
+    /// mount's reference when it is the same mount.
+    pub(super) fn repoint(
+        &mut self,
+        mount: &Arc<Mount>,
+        node: &KnownNode,
+        data: Option<&FileData>,
+    ) {
+        if !Arc::ptr_eq(&self.mount, mount) {
+            self.mount = mount.clone();
+        }
+        self.node = NonNull::from(node);
+        self.data = data.map(NonNull::from);
+    }
+
+    pub fn mount(&self) -> &Arc<Mount> {
+        &self.mount
+    }
+
+    pub fn node(&self) -> &KnownNode {
+        // SAFETY: owned by `self.mount`, which this holds alive.
+        unsafe { self.node.as_ref() }
+    }
+
+    /// The file's bytes (None for a directory).
+    pub fn data(&self) -> Option<&FileData> {
+        // SAFETY: in the node's `data`, which is never emptied; as above.
+        self.data.map(|d| unsafe { d.as_ref() })
+    }
 }
 
 impl std::fmt::Debug for Mount {
@@ -120,7 +209,9 @@ impl Mount {
             health: (0..crate::fmap::MAX_DAXDEVS)
                 .map(|_| Arc::new(DeviceHealth::default()))
                 .collect(),
-            files: Default::default(),
+            nodes: Default::default(),
+            front: (0..FRONT).map(|_| AtomicPtr::default()).collect(),
+            front_hash: Default::default(),
         }
     }
 
@@ -202,7 +293,7 @@ impl Mount {
     pub fn check_search(
         &self,
         rel: &str,
-        allowed: impl Fn(&Meta) -> SysResult<()>,
+        mut allowed: impl FnMut(&Meta) -> SysResult<()>,
     ) -> SysResult<()> {
         if rel.is_empty() {
             return Ok(());
@@ -312,29 +403,98 @@ impl Mount {
         Ok(set)
     }
 
-    /// The bytes of file `ino` (`size` bytes), on devices mapped for
-    /// writing when `writable`. Fails with the device's error when one of
-    /// them is in error, and with EIO when one cannot be found.
+    /// The bytes of `node` (a file), on devices mapped for writing when
+    /// `writable`. Fails with the device's error when one of them is in
+    /// error, and with EIO when one cannot be found or the file's fmap is
+    /// bad.
     ///
     /// A file's fmap never changes once logged (famfs has no delete,
     /// truncate or extend), so the first open builds its `FileData` and
     /// later opens share it: opening a file again allocates nothing.
-    pub fn file_data(&self, ino: Ino, size: u64, writable: bool) -> SysResult<Arc<FileData>> {
-        let cache = &self.files[usize::from(writable)];
-        if let Some(f) = cache.read().get(&ino) {
+    fn file_data<'n>(&self, node: &'n KnownNode, writable: bool) -> SysResult<&'n FileData> {
+        let InfoKind::File { size, error, .. } = &node.info.kind else {
+            return Err(Errno::EISDIR);
+        };
+        let slot = &node.data[usize::from(writable)];
+        if let Some(f) = slot.get() {
             f.check_health()?;
-            return Ok(f.clone());
+            return Ok(f);
         }
-        let fmap = self.fmap_of(ino)?;
+        if let Some(why) = error {
+            tracing::warn!(mount = %self.mountpoint, rel = %node.rel, why, "file has a bad fmap; refusing it");
+            return Err(Errno::EIO);
+        }
+        let fmap = self.fmap_of(node.info.ino)?;
         let mut devices = Vec::new();
         for index in fmap.device_indexes() {
             let health = self.health_of(index)?;
             health.check()?;
             devices.push((index, self.device(index, writable)?, health.clone()));
         }
-        let f = Arc::new(FileData::new(devices, fmap, size));
-        cache.write().entry(ino).or_insert(f.clone());
-        Ok(f)
+        // Two threads may both build it; one wins, the other's is dropped.
+        Ok(slot.get_or_init(|| FileData::new(devices, fmap, *size)))
+    }
+
+    /// The node at `rel` (found before, or looked up now and kept): what
+    /// opening it needs without another lookup.
+    pub fn node(&self, rel: &str) -> SysResult<&KnownNode> {
+        if let Some(n) = self.known(rel.as_bytes()) {
+            return Ok(n);
+        }
+        let info = self.lookup(rel)?;
+        let mut search = Vec::new();
+        self.check_search(rel, |meta| {
+            search.push(*meta);
+            Ok(())
+        })?;
+        let node = Box::new(KnownNode {
+            info,
+            rel: rel.into(),
+            search: search.into(),
+            data: Default::default(),
+        });
+        let mut nodes = self.nodes.write();
+        let kept = nodes.entry(rel.as_bytes().into()).or_insert(node);
+        let p: *const KnownNode = &**kept;
+        drop(nodes);
+        // SAFETY: see `known`.
+        Ok(unsafe { &*p })
+    }
+
+    /// The node at `rel` if an earlier open found it: a hash of the path
+    /// and, unless the front slot has it, one read lock.
+    #[inline]
+    pub fn known(&self, rel: &[u8]) -> Option<&KnownNode> {
+        let slot = &self.front[self.front_hash.hash_one(rel) as usize % FRONT];
+        let p = slot.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: the front only holds pointers to nodes in `nodes`
+            // (see below).
+            let n = unsafe { &*p };
+            if n.rel.as_bytes() == rel {
+                return Some(n);
+            }
+        }
+        let p: *mut KnownNode = &**self.nodes.read().get(rel)? as *const _ as *mut _;
+        slot.store(p, Ordering::Release);
+        // SAFETY: a node is boxed, and its box is never removed from
+        // `nodes` nor replaced (`node` only inserts new paths), so it stays
+        // at this address until the mount is dropped, which `&self`
+        // outlives. Growing the map moves the box pointer, not the node.
+        Some(unsafe { &*p })
+    }
+
+    /// The bytes an open of `node` (a node of this mount) reads and
+    /// writes: None for a directory.
+    pub(super) fn bytes_of<'n>(
+        &self,
+        node: &'n KnownNode,
+        writable: bool,
+    ) -> SysResult<Option<&'n FileData>> {
+        match node.info.kind {
+            InfoKind::Dir => Ok(None),
+            InfoKind::File { .. } => self.file_data(node, writable).map(Some),
+        }
     }
 
     /// `statfs` numbers: (device bytes, free bytes, log entries, free entries).

@@ -22,26 +22,27 @@ use std::sync::Arc;
 
 /// Where a path leads.
 #[derive(Debug)]
-pub enum Target {
+pub enum Target<'a> {
     /// Not famfs: give the path to the kernel as it is.
     Kernel,
     /// Not famfs, but the kernel needs this absolute path instead (the
     /// path was relative to a famfs working directory or descriptor).
     KernelPath(CString),
-    Famfs(FamfsPath),
+    Famfs(FamfsPath<'a>),
 }
 
-/// A path inside a mount.
+/// A path inside a mount, borrowed from the caller's path where it can be
+/// (an absolute path that is already normal resolves without allocating).
 #[derive(Debug, Clone)]
-pub struct FamfsPath {
-    pub mount: Arc<Mount>,
+pub struct FamfsPath<'a> {
+    pub mount: &'a Arc<Mount>,
     /// Relative to the mount point, normalised (`""` is the mount point).
-    pub rel: String,
+    pub rel: Cow<'a, str>,
     /// The path ended in `/` (or `/.`, `/..`): it must name a directory.
     pub dir_required: bool,
 }
 
-impl FamfsPath {
+impl FamfsPath<'_> {
     /// The absolute path.
     pub fn abs(&self) -> String {
         if self.rel.is_empty() {
@@ -120,11 +121,41 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Whether absolute `path` is already normal: no empty, `.` or `..`
 /// component, no trailing slash (so [`normalize`] would return it as is).
 fn is_normal(path: &[u8]) -> bool {
-    path == b"/"
-        || path.len() > 1
-            && path[1..]
-                .split(|&c| c == b'/')
-                .all(|comp| !matches!(comp, b"" | b"." | b".."))
+    path == b"/" || path.first() == Some(&b'/') && is_normal_rel(&path[1..])
+}
+
+/// `rel` (after a mount point) as a normal relative path and a `str`, if it
+/// is both: ASCII with no empty, `.` or `..` component (`""`, the mount
+/// point itself, is normal). One pass over the bytes, the common case of
+/// every open; anything else takes the general resolution.
+fn normal_ascii_rel(rel: &[u8]) -> Option<&str> {
+    if !rel.is_ascii() || !is_normal_rel(rel) {
+        return None;
+    }
+    // SAFETY: ASCII is valid UTF-8.
+    Some(unsafe { std::str::from_utf8_unchecked(rel) })
+}
+
+/// Whether every `/`-separated component of non-empty `rel` is neither
+/// empty nor `.` nor `..`. A component that is all dots, at most two of
+/// them, is one of those three.
+fn is_normal_rel(rel: &[u8]) -> bool {
+    if rel.is_empty() {
+        return true;
+    }
+    let (mut len, mut dots) = (0usize, 0usize);
+    for &c in rel {
+        if c == b'/' {
+            if len == dots && dots <= 2 {
+                return false;
+            }
+            (len, dots) = (0, 0);
+        } else {
+            len += 1;
+            dots += usize::from(c == b'.');
+        }
+    }
+    !(len == dots && dots <= 2)
 }
 
 fn ends_as_dir(path: &[u8]) -> bool {
@@ -137,10 +168,14 @@ fn ends_as_dir(path: &[u8]) -> bool {
 
 impl Vfs {
     /// Whether `path` might reach into a mount from outside one.
+    /// Paths under a mount point, the common famfs case, are answered by
+    /// a prefix compare before the search for the mount's name.
     fn may_name_a_mount(&self, path: &[u8]) -> bool {
-        self.mounts
-            .iter()
-            .any(|m| contains(path, m.name.as_bytes()))
+        self.mounts.iter().any(|m| {
+            let mp = m.mountpoint.as_bytes();
+            path.len() > mp.len() && path[mp.len()] == b'/' && path.starts_with(mp)
+                || contains(path, m.name.as_bytes())
+        })
     }
 
     /// True when `path` (relative to `dirfd`) certainly does not lead into
@@ -164,16 +199,13 @@ impl Vfs {
     }
 
     /// The mount holding absolute normalised `abs`, and the path within it.
-    pub fn mount_of(&self, abs: &Path) -> Option<(Arc<Mount>, String)> {
+    pub fn mount_of<'p>(&self, abs: &'p Path) -> Option<(&Arc<Mount>, &'p str)> {
         self.mount_of_bytes(abs.as_os_str().as_bytes())
     }
 
-    fn mount_of_bytes(&self, abs: &[u8]) -> Option<(Arc<Mount>, String)> {
+    fn mount_of_bytes<'p>(&self, abs: &'p [u8]) -> Option<(&Arc<Mount>, &'p str)> {
         let (m, start) = self.mount_at(abs)?;
-        Some((
-            m.clone(),
-            std::str::from_utf8(&abs[start..]).ok()?.to_string(),
-        ))
+        Some((m, std::str::from_utf8(&abs[start..]).ok()?))
     }
 
     /// The mount holding absolute normalised `abs` and where the path
@@ -216,7 +248,7 @@ impl Vfs {
                 b"" | b"." => {}
                 b".." => {
                     if let Some((m, rel)) = self.mount_of_bytes(&prefix) {
-                        if !m.lookup(&rel)?.is_dir() {
+                        if !m.lookup(rel)?.is_dir() {
                             return Err(Errno::ENOTDIR);
                         }
                     }
@@ -234,7 +266,7 @@ impl Vfs {
 
     /// Resolves `path` relative to `dirfd` (AT_FDCWD for the working
     /// directory).
-    pub fn resolve(&self, dirfd: i32, path: &[u8]) -> SysResult<Target> {
+    pub fn resolve<'a>(&'a self, dirfd: i32, path: &'a [u8]) -> SysResult<Target<'a>> {
         if self.path_is_plain(dirfd, path) {
             return Ok(Target::Kernel);
         }
@@ -244,8 +276,23 @@ impl Vfs {
     /// [`Vfs::resolve`] for a caller that has just seen
     /// [`Vfs::path_is_plain`] return false (the shim's hooks check that
     /// before entering the shim), so the cheap tests are not made twice.
-    pub fn resolve_unplain(&self, dirfd: i32, path: &[u8]) -> SysResult<Target> {
-        let (base, rewritten): (Cow<str>, bool) = if path.first() == Some(&b'/') {
+    pub fn resolve_unplain<'a>(&'a self, dirfd: i32, path: &'a [u8]) -> SysResult<Target<'a>> {
+        let absolute = path.first() == Some(&b'/');
+        // Most paths are absolute and already normal: look them up as given.
+        if absolute && path.last() != Some(&b'/') {
+            if let Some((mount, start)) = self.mount_at(path) {
+                if let Some(rel) = normal_ascii_rel(&path[start..]) {
+                    return Ok(Target::Famfs(FamfsPath {
+                        mount,
+                        rel: Cow::Borrowed(rel),
+                        dir_required: false,
+                    }));
+                }
+            } else if is_normal(path) {
+                return Ok(Target::Kernel);
+            }
+        }
+        let (base, rewritten): (Cow<str>, bool) = if absolute {
             (Cow::Borrowed("/"), false)
         } else if dirfd == libc::AT_FDCWD {
             match self.famfs_cwd() {
@@ -270,19 +317,12 @@ impl Vfs {
         if path.windows(2).any(|w| w == b"..") {
             self.check_dotdot(base.as_bytes(), path)?;
         }
-        // Most paths are absolute and already normal: look them up as given.
-        let abs: Cow<[u8]> = if path.first() == Some(&b'/') && is_normal(path) {
-            Cow::Borrowed(path)
-        } else {
-            Cow::Owned(normalize(base.as_bytes(), path))
-        };
+        let abs = normalize(base.as_bytes(), path);
         if let Some((mount, start)) = self.mount_at(&abs) {
-            // A path that is not UTF-8 cannot name a famfs file; the kernel
-            // gets it (and finds nothing), as for any path outside famfs.
             if let Ok(rel) = std::str::from_utf8(&abs[start..]) {
                 return Ok(Target::Famfs(FamfsPath {
-                    mount: mount.clone(),
-                    rel: rel.to_owned(),
+                    mount,
+                    rel: Cow::Owned(rel.to_owned()),
                     dir_required: ends_as_dir(path),
                 }));
             }
@@ -290,7 +330,7 @@ impl Vfs {
         if !rewritten {
             return Ok(Target::Kernel);
         }
-        let mut bytes = abs.into_owned();
+        let mut bytes = abs;
         if ends_as_dir(path) && bytes != b"/" {
             bytes.push(b'/');
         }
@@ -302,7 +342,19 @@ impl Vfs {
 
 #[cfg(test)]
 mod tests {
-    use super::{contains, is_normal, normalize};
+    use super::{contains, is_normal, normal_ascii_rel, normalize};
+
+    #[test]
+    fn normal_relative_paths() {
+        for ok in ["", "a", "a/b", "..a/b.c", "a/...", "a/.b", "c4096"] {
+            assert_eq!(normal_ascii_rel(ok.as_bytes()), Some(ok), "{ok:?}");
+        }
+        for bad in [
+            "/", "a/", "a//b", ".", "..", "a/.", "a/..", "./a", "../a", "a/./b", "é",
+        ] {
+            assert_eq!(normal_ascii_rel(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn contains_agrees_with_a_window_search() {

@@ -5,6 +5,7 @@ use super::SysResult;
 use crate::format::STATFS_MAGIC;
 use crate::namespace::Meta;
 use nix::errno::Errno;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// famfs files are mapped in 2 MiB pages; that is the I/O size to advertise.
 pub const BLKSIZE: i64 = 2 << 20;
@@ -134,24 +135,47 @@ impl Cred {
 /// The process's credentials, read once and again after the shim sees a
 /// set*id or setgroups call, so opens cost no credential system calls.
 #[derive(Debug, Default)]
-pub struct CredCache(parking_lot::RwLock<Option<std::sync::Arc<(Cred, Cred)>>>);
+pub struct CredCache {
+    creds: parking_lot::RwLock<Option<std::sync::Arc<(Cred, Cred)>>>,
+    /// Whether the effective user is root, readable without the lock:
+    /// [`UNKNOWN`], [`ROOT`] or [`NOT_ROOT`], kept with `creds`.
+    euid_root: AtomicU8,
+}
+
+const UNKNOWN: u8 = 0;
+const ROOT: u8 = 1;
+const NOT_ROOT: u8 = 2;
 
 impl CredCache {
     /// (effective, real).
     fn get(&self) -> std::sync::Arc<(Cred, Cred)> {
-        if let Some(c) = self.0.read().as_ref() {
+        if let Some(c) = self.creds.read().as_ref() {
             return c.clone();
         }
         let c = std::sync::Arc::new((Cred::effective(), Cred::real()));
-        *self.0.write() = Some(c.clone());
+        let mut g = self.creds.write();
+        let root = if c.0.uid == 0 { ROOT } else { NOT_ROOT };
+        self.euid_root.store(root, Ordering::Release);
+        *g = Some(c.clone());
         c
+    }
+
+    /// Whether the effective user is root (who may search any directory
+    /// and read or write any file): an atomic load once known.
+    #[inline]
+    pub fn effective_is_root(&self) -> bool {
+        match self.euid_root.load(Ordering::Acquire) {
+            ROOT => true,
+            NOT_ROOT => false,
+            _ => self.get().0.uid == 0,
+        }
     }
 
     /// Runs `f` with the effective (or, if `real`, the real) credentials:
     /// under the read lock when they are cached (no reference count traffic
     /// on every open).
     pub fn with<R>(&self, real: bool, f: impl FnOnce(&Cred) -> R) -> R {
-        if let Some(c) = self.0.read().as_ref() {
+        if let Some(c) = self.creds.read().as_ref() {
             return f(if real { &c.1 } else { &c.0 });
         }
         let c = self.get();
@@ -160,7 +184,18 @@ impl CredCache {
 
     /// The credentials changed (setuid and friends).
     pub fn invalidate(&self) {
-        *self.0.write() = None;
+        let mut g = self.creds.write();
+        self.euid_root.store(UNKNOWN, Ordering::Release);
+        *g = None;
+    }
+}
+
+/// [`permits`] for root.
+pub fn root_permits(meta: &Meta, is_dir: bool, want: i32) -> SysResult<()> {
+    if want & libc::X_OK == 0 || is_dir || meta.mode & 0o111 != 0 {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
     }
 }
 
@@ -168,15 +203,10 @@ impl CredCache {
 /// generic_permission: root may read and write anything and execute what
 /// anyone may execute (or search any directory).
 pub fn permits(meta: &Meta, is_dir: bool, cred: &Cred, want: i32) -> SysResult<()> {
-    let want = (want & 7) as u32;
     if cred.uid == 0 {
-        let x_ok = is_dir || meta.mode & 0o111 != 0;
-        return if want & libc::X_OK as u32 == 0 || x_ok {
-            Ok(())
-        } else {
-            Err(Errno::EACCES)
-        };
+        return root_permits(meta, is_dir, want);
     }
+    let want = (want & 7) as u32;
     let bits = if cred.uid == meta.uid {
         meta.mode >> 6
     } else if cred.gid == meta.gid || cred.groups.contains(&meta.gid) {

@@ -67,7 +67,7 @@ impl Fixture {
         format!("{}/{rel}", self.mnt)
     }
 
-    fn famfs(&self, path: &str) -> FamfsPath {
+    fn famfs<'a>(&'a self, path: &'a str) -> FamfsPath<'a> {
         match self.vfs.resolve(libc::AT_FDCWD, path.as_bytes()).unwrap() {
             Target::Famfs(fp) => fp,
             t => panic!("{path}: {t:?}"),
@@ -75,7 +75,7 @@ impl Fixture {
     }
 
     fn open(&self, path: &str, flags: i32) -> SysResult<Arc<OpenFile>> {
-        let fd = self.vfs.open(self.famfs(path), flags)?;
+        let fd = self.vfs.open(&self.famfs(path), flags)?;
         Ok(self.vfs.fds.get(fd).expect("mapped"))
     }
 }
@@ -83,7 +83,7 @@ impl Fixture {
 #[test]
 fn resolution() {
     let f = fixture();
-    let rel = |p: &str| f.famfs(p).rel;
+    let rel = |p: &str| f.famfs(p).rel.into_owned();
     assert_eq!(rel(&f.mnt), "");
     assert_eq!(rel(&f.p("a.bin")), "a.bin");
     assert_eq!(rel(&f.p("d//./b.bin")), "d/b.bin");
@@ -111,7 +111,7 @@ fn resolution() {
 #[test]
 fn relative_to_a_famfs_directory_and_cwd() {
     let f = fixture();
-    let dfd = f.vfs.open(f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
+    let dfd = f.vfs.open(&f.famfs(&f.p("d")), libc::O_RDONLY).unwrap();
     match f.vfs.resolve(dfd, b"b.bin").unwrap() {
         Target::Famfs(fp) => assert_eq!(fp.rel, "d/b.bin"),
         t => panic!("{t:?}"),
@@ -124,7 +124,7 @@ fn relative_to_a_famfs_directory_and_cwd() {
         }
         t => panic!("{t:?}"),
     }
-    let afd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let afd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     assert_eq!(f.vfs.resolve(afd, b"x").unwrap_err(), Errno::ENOTDIR);
 
     f.vfs.chdir(&f.famfs(&f.p("d"))).unwrap();
@@ -228,14 +228,15 @@ fn stat_and_statfs() {
     assert_ne!(d.st_ino, st.st_ino);
     let root = f.vfs.stat(&f.famfs(&f.mnt)).unwrap();
     assert_eq!(root.st_nlink, 3, "root holds one subdirectory");
-    let s = f.vfs.statfs(&f.famfs(&f.mnt).mount).unwrap();
+    let s = f.vfs.statfs(f.famfs(&f.mnt).mount).unwrap();
     assert_eq!(s.f_type as u64, crate::format::STATFS_MAGIC);
 }
 
 #[test]
 fn permissions_follow_the_log() {
     let f = fixture();
-    let fp = f.famfs(&f.p("d/b.bin"));
+    let path = f.p("d/b.bin");
+    let fp = f.famfs(&path);
     assert!(f.vfs.access(&fp, libc::R_OK | libc::W_OK, true).is_ok());
     assert_eq!(
         f.vfs.access(&fp, libc::X_OK, true).unwrap_err(),
@@ -304,7 +305,7 @@ fn listing_has_dot_entries_and_sees_new_files() {
 #[test]
 fn durable_state_is_shared_through_a_page() {
     let f = fixture();
-    let fd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let fd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     let of = f.vfs.fds.get(fd).unwrap();
     of.lseek(1234, libc::SEEK_SET).unwrap();
     f.vfs.make_durable().unwrap();
@@ -321,7 +322,7 @@ fn durable_state_is_shared_through_a_page() {
     let other = Vfs::with_mounts(f.vfs.mounts.clone());
     other.adopt_inherited();
     let adopted = other.fds.get(fd).expect("adopted");
-    assert_eq!(adopted.rel, "a.bin");
+    assert_eq!(adopted.rel(), "a.bin");
     assert_eq!(adopted.lseek(0, libc::SEEK_CUR).unwrap(), 1234);
     adopted.lseek(10, libc::SEEK_CUR).unwrap();
     assert_eq!(
@@ -378,7 +379,7 @@ mod alloc_count {
 #[test]
 fn reading_an_open_file_allocates_nothing() {
     let f = fixture();
-    let fd = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let fd = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     let mut buf = vec![0u8; 64 << 10];
     // What the shim's read hooks do: look the descriptor up, then read.
     let read_some = |buf: &mut [u8]| {
@@ -414,10 +415,10 @@ fn reading_an_open_file_allocates_nothing() {
 fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let f = fixture();
-    let a = f.vfs.open(f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
+    let a = f.vfs.open(&f.famfs(&f.p("a.bin")), libc::O_RDONLY).unwrap();
     let b = f
         .vfs
-        .open(f.famfs(&f.p("d/b.bin")), libc::O_RDONLY)
+        .open(&f.famfs(&f.p("d/b.bin")), libc::O_RDONLY)
         .unwrap();
     let files = [f.vfs.fds.get(a).unwrap(), f.vfs.fds.get(b).unwrap()];
     // A descriptor number beyond the first segment of the table.
@@ -456,6 +457,7 @@ fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
     // reader can hold it (epoch reclamation: flush until it has run; other
     // tests' threads pin only briefly). Then the descriptors `a` and `b`
     // hold the only other references.
+    recycle::hand_over_retired();
     let mut flushes = 0;
     while files.iter().any(|of| Arc::strong_count(of) != 2) {
         assert!(flushes < 1_000_000, "references never released");
@@ -463,6 +465,49 @@ fn a_descriptor_closed_and_reused_under_readers_never_mixes_files() {
         std::thread::yield_now();
         flushes += 1;
     }
+}
+
+#[test]
+fn a_reused_open_file_starts_afresh() {
+    use std::sync::atomic::Ordering;
+    let f = fixture();
+    let (a, b) = (f.p("a.bin"), f.p("d/b.bin"));
+    let mut seen = std::collections::HashSet::new();
+    let mut reused = 0;
+    // Closes hand their open files back as spares after a grace period;
+    // go on until opens have reused one many times.
+    for i in 0..200_000 {
+        let (path, flags, size, byte) = if i % 2 == 0 {
+            (&a, libc::O_RDONLY, 3 * MIB, 0xab)
+        } else {
+            (&b, libc::O_RDWR | libc::O_NONBLOCK, 4097, 0x5a)
+        };
+        let fd = f.vfs.open(&f.famfs(path), flags).unwrap();
+        let of = f.vfs.fds.get(fd).unwrap();
+        if !seen.insert(Arc::as_ptr(&of)) {
+            reused += 1;
+        }
+        // Whatever the memory held before, this is a new open of `path`.
+        let st = of.state();
+        assert_eq!(st.offset.load(Ordering::Acquire), 0, "open {i}");
+        let status = (flags & libc::O_NONBLOCK) as u32;
+        assert_eq!(st.status.load(Ordering::Acquire), status, "open {i}");
+        assert_eq!(of.rel(), &path[f.mnt.len() + 1..]);
+        assert_eq!(of.file().unwrap().size(), size);
+        assert_eq!(of.writable(), flags & libc::O_RDWR != 0, "open {i}");
+        let mut buf = [0u8; 8];
+        assert_eq!(of.read(&mut buf).unwrap(), 8);
+        assert_eq!(buf, [byte; 8]);
+        of.lseek(100, libc::SEEK_CUR).unwrap();
+        drop(of);
+        assert!(f.vfs.forget(fd));
+        // SAFETY: the placeholder the open made.
+        unsafe { libc::close(fd) };
+        if reused >= 1000 {
+            return;
+        }
+    }
+    panic!("only {reused} opens reused a closed open file");
 }
 
 /// A log that stops at a damaged entry: what replay read is served, and a
@@ -495,7 +540,7 @@ fn lookup_miss_in_a_stopped_log_is_eio() {
 fn opens_of_one_file_share_its_bytes() {
     let f = fixture();
     let data_of = |flags| {
-        let fd = f.vfs.open(f.famfs(&f.p("a.bin")), flags).unwrap();
+        let fd = f.vfs.open(&f.famfs(&f.p("a.bin")), flags).unwrap();
         f.vfs
             .fds
             .with(fd, |of| of.file().unwrap() as *const FileData)

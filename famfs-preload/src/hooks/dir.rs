@@ -97,7 +97,7 @@ fn next_entry(of: &OpenFile) -> SysResult<Option<(DirEntry, u64)>> {
 }
 
 fn open_dir(vfs: &Vfs, fp: famfs_core::vfs::FamfsPath) -> SysResult<*mut DIR> {
-    let fd = vfs.open(fp, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
+    let fd = vfs.open(&fp, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
     Ok(new_stream(fd))
 }
 

@@ -21,7 +21,7 @@ unsafe fn open_famfs(
     real: impl FnOnce(*const c_char) -> c_int,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { with_path(dirfd, path, -1, |vfs, fp| vfs.open(fp, flags), real) }
+    unsafe { with_path(dirfd, path, -1, |vfs, fp| vfs.open(&fp, flags), real) }
 }
 
 hook! {
@@ -98,7 +98,7 @@ hook! {
                     // The shim's own descriptor is not the application's.
                     return Flow::Done(Err(nix::errno::Errno::EBADF));
                 }
-                if vfs.forget(fd).is_some() {
+                if vfs.forget(fd) {
                     tracing::debug!(fd, "famfs close");
                 }
                 Flow::Pass

@@ -199,49 +199,49 @@ fn statvfs_of(s: &libc::statfs) -> libc::statvfs {
 
 hook! {
     unsafe fn statfs(path: *const c_char, out: *mut libc::statfs) -> c_int => famfs_statfs {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, vfs.statfs(&fp.mount)?) }, |p| real!(statfs)(p, out))
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, vfs.statfs(fp.mount)?) }, |p| real!(statfs)(p, out))
     }
 }
 
 hook! {
     unsafe fn statfs64(path: *const c_char, out: *mut libc::statfs) -> c_int => famfs_statfs64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, vfs.statfs(&fp.mount)?) }, |p| real!(statfs64)(p, out))
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, vfs.statfs(fp.mount)?) }, |p| real!(statfs64)(p, out))
     }
 }
 
 hook! {
     unsafe fn fstatfs(fd: c_int, out: *mut libc::statfs) -> c_int => famfs_fstatfs {
-        with_fd(fd, -1, |vfs, of| put(out, vfs.statfs(&of.mount)?), || real!(fstatfs)(fd, out))
+        with_fd(fd, -1, |vfs, of| put(out, vfs.statfs(of.mount())?), || real!(fstatfs)(fd, out))
     }
 }
 
 hook! {
     unsafe fn fstatfs64(fd: c_int, out: *mut libc::statfs) -> c_int => famfs_fstatfs64 {
-        with_fd(fd, -1, |vfs, of| put(out, vfs.statfs(&of.mount)?), || real!(fstatfs64)(fd, out))
+        with_fd(fd, -1, |vfs, of| put(out, vfs.statfs(of.mount())?), || real!(fstatfs64)(fd, out))
     }
 }
 
 hook! {
     unsafe fn statvfs(path: *const c_char, out: *mut libc::statvfs) -> c_int => famfs_statvfs {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, statvfs_of(&vfs.statfs(&fp.mount)?)) }, |p| real!(statvfs)(p, out))
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, statvfs_of(&vfs.statfs(fp.mount)?)) }, |p| real!(statvfs)(p, out))
     }
 }
 
 hook! {
     unsafe fn statvfs64(path: *const c_char, out: *mut libc::statvfs) -> c_int => famfs_statvfs64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, statvfs_of(&vfs.statfs(&fp.mount)?)) }, |p| real!(statvfs64)(p, out))
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, statvfs_of(&vfs.statfs(fp.mount)?)) }, |p| real!(statvfs64)(p, out))
     }
 }
 
 hook! {
     unsafe fn fstatvfs(fd: c_int, out: *mut libc::statvfs) -> c_int => famfs_fstatvfs {
-        with_fd(fd, -1, |vfs, of| put(out, statvfs_of(&vfs.statfs(&of.mount)?)), || real!(fstatvfs)(fd, out))
+        with_fd(fd, -1, |vfs, of| put(out, statvfs_of(&vfs.statfs(of.mount())?)), || real!(fstatvfs)(fd, out))
     }
 }
 
 hook! {
     unsafe fn fstatvfs64(fd: c_int, out: *mut libc::statvfs) -> c_int => famfs_fstatvfs64 {
-        with_fd(fd, -1, |vfs, of| put(out, statvfs_of(&vfs.statfs(&of.mount)?)), || real!(fstatvfs64)(fd, out))
+        with_fd(fd, -1, |vfs, of| put(out, statvfs_of(&vfs.statfs(of.mount())?)), || real!(fstatvfs64)(fd, out))
     }
 }
 

@@ -185,7 +185,7 @@ unsafe fn fopen_famfs(
 ) -> SysResult<*mut FILE> {
     // SAFETY: forwarded contract.
     let flags = mode_flags(unsafe { cstr(mode) }.ok_or(Errno::EFAULT)?)?;
-    let fd = vfs.open(fp, flags)?;
+    let fd = vfs.open(&fp, flags)?;
     stream(fd, mode).inspect_err(|_| {
         // SAFETY: our descriptor.
         unsafe { libc::close(fd) };
