@@ -15,13 +15,9 @@
 //! A slot holds one reference to its open file (`Arc::into_raw`). A reader
 //! pins the epoch (crossbeam-epoch: a per-thread flag, no shared lock) and
 //! borrows the file without touching its reference count; `close` unmaps
-//! the slot and defers dropping that reference until every thread pinned
-//! at the time has unpinned, so a file is never freed under a reader.
-//! Deferred drops run in batches during later pins (of any hook): freeing
-//! memory of files closed earlier, never a system call.
-//!
-//! What `close` unmaps goes to [`recycle`], which hands it to the epoch and
-//! keeps its memory for the next open.
+//! the slot and hands that reference to [`recycle`], which lets go of it
+//! only after every thread pinned at the time has unpinned (so a file is
+//! never freed under a reader) and keeps its memory for the next open.
 //!
 //! arc-swap was measured as the alternative: its readers cost about the
 //! same, but every insert and remove scans all threads' debt slots, which
@@ -141,9 +137,6 @@ impl FdTable {
         let Some(slot) = self.slot(fd) else {
             return false;
         };
-        if slot.load(Ordering::Acquire).is_null() {
-            return false;
-        }
         let old = slot.swap(ptr::null_mut(), Ordering::AcqRel);
         if old.is_null() {
             return false;

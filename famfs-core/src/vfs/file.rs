@@ -275,7 +275,6 @@ impl OpenFile {
     ) {
         self.at.repoint(mount, node, data);
         self.accmode = flags & (libc::O_ACCMODE | libc::O_PATH);
-        *self.state.get_mut() = std::ptr::null_mut();
         *self.local.offset.get_mut() = 0;
         *self.local.status.get_mut() = status_of(flags);
     }
@@ -287,6 +286,7 @@ impl OpenFile {
     /// Lets go of what only an open descriptor needs (a directory listing,
     /// a shared state page) before the open file is kept for reuse.
     pub(super) fn release(&mut self) {
+        // The state may live in the page: back to the inline one.
         *self.state.get_mut() = std::ptr::null_mut();
         *self.listing.get_mut() = None;
         *self.durable.get_mut() = None;

@@ -24,7 +24,7 @@ mod tests;
 pub use fdtable::FdTable;
 pub use file::{FileData, OfdState, OpenFile};
 pub use mapping::Mappings;
-pub use mount::{DirEntry, InfoKind, KnownNode, Mount, NodeInfo, NodeRef};
+pub use mount::{DirEntry, InfoKind, KnownNode, Mount, NodeInfo};
 pub use resolve::{normalize, FamfsPath, Target};
 
 use crate::mounts::MountTable;
@@ -159,14 +159,13 @@ impl Vfs {
 
     /// `chdir` into a famfs directory.
     pub fn chdir(&self, fp: &FamfsPath) -> SysResult<()> {
-        let node = fp.mount.lookup(&fp.rel);
-        self.check_search(fp, false)?;
-        let node = node?;
+        let node = self.find(fp, false)?;
         if !node.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        self.creds
-            .with(false, |c| stat::permits(&node.meta, true, c, libc::X_OK))?;
+        self.creds.with(false, |c| {
+            stat::permits(&node.info.meta, true, c, libc::X_OK)
+        })?;
         self.set_cwd(Some(fp.abs()));
         Ok(())
     }
@@ -240,28 +239,25 @@ impl Vfs {
 
     /// `open` of a famfs path: returns the new descriptor.
     pub fn open(&self, fp: &FamfsPath, flags: i32) -> SysResult<i32> {
-        let node = match fp.mount.node(&fp.rel) {
+        let node = match self.find(fp, false) {
             Ok(n) => n,
-            Err(e) => {
-                self.check_search(fp, false)?;
-                if e == Errno::ENOENT && flags & libc::O_CREAT != 0 {
-                    // The directory must exist for the error to be about
-                    // creation rather than a missing path.
-                    let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
-                    if !parent.is_dir() {
-                        return Err(Errno::ENOTDIR);
-                    }
-                    tracing::debug!(path = %fp.abs(), "O_CREAT of a new famfs file refused (use famfs creat/cp)");
-                    return Err(Errno::EPERM);
+            Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+                // The directory must exist for the error to be about
+                // creation rather than a missing path.
+                let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
+                if !parent.is_dir() {
+                    return Err(Errno::ENOTDIR);
                 }
-                return Err(e);
+                tracing::debug!(path = %fp.abs(), "O_CREAT of a new famfs file refused (use famfs creat/cp)");
+                return Err(Errno::EPERM);
             }
+            Err(e) => return Err(e),
         };
         self.open_node(fp.mount, node, flags, fp.dir_required)
     }
 
-    /// `open` of a node found: the permission and flag checks in the
-    /// kernel's order, then a placeholder descriptor for it.
+    /// `open` of a node found (and searched to): the flag and permission
+    /// checks in the kernel's order, then a placeholder descriptor for it.
     fn open_node(
         &self,
         mount: &Arc<Mount>,
@@ -280,15 +276,9 @@ impl Vfs {
                 _ => libc::R_OK,
             }
         };
-        // The kernel's order: search permission on the way (None: root,
-        // who may search anything), the flags against what the node is,
-        // then permission on the node.
+        // The flags against what the node is, then permission on the node
+        // (None: root).
         let decide = |c: Option<&stat::Cred>| {
-            if let Some(c) = c {
-                for dir in node.search.iter() {
-                    stat::permits(dir, true, c, libc::X_OK)?;
-                }
-            }
             if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
                 return Err(Errno::EEXIST);
             }
@@ -329,47 +319,51 @@ impl Vfs {
     }
 
     /// The node a famfs path names.
-    pub fn lookup(&self, fp: &FamfsPath) -> SysResult<NodeInfo> {
+    pub fn lookup<'a>(&self, fp: &FamfsPath<'a>) -> SysResult<&'a NodeInfo> {
         self.lookup_as(fp, false)
     }
 
     /// [`Vfs::lookup`] with the real (`real`) or effective credentials
     /// searching the directories on the way.
-    fn lookup_as(&self, fp: &FamfsPath, real: bool) -> SysResult<NodeInfo> {
-        let n = fp.mount.lookup(&fp.rel);
-        self.check_search(fp, real)?;
-        let n = n?;
+    fn lookup_as<'a>(&self, fp: &FamfsPath<'a>, real: bool) -> SysResult<&'a NodeInfo> {
+        let n = self.find(fp, real)?;
         if fp.dir_required && !n.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        Ok(n)
+        Ok(&n.info)
     }
 
-    /// The kernel's rule for every path: each directory passed through
-    /// must grant search (execute) permission, or EACCES — which wins over
-    /// whatever the lookup found, so a directory one may not search does
-    /// not even reveal whether an entry exists. Root may search anything.
-    fn check_search(&self, fp: &FamfsPath, real: bool) -> SysResult<()> {
-        if !real && self.creds.effective_is_root() {
-            return Ok(());
+    /// The node at `fp`, as its mount keeps it ([`Mount::node`]), under
+    /// the kernel's rule for every path: each directory passed through
+    /// must grant search (execute) permission to the real (`real`) or
+    /// effective credentials, or EACCES, which wins over whatever the
+    /// lookup found, so a directory one may not search does not even
+    /// reveal whether an entry exists. Root may search anything.
+    fn find<'a>(&self, fp: &FamfsPath<'a>, real: bool) -> SysResult<&'a KnownNode> {
+        let found = fp.mount.node(&fp.rel);
+        if real || !self.creds.effective_is_root() {
+            self.creds.with(real, |c| {
+                if c.uid == 0 {
+                    return Ok(());
+                }
+                let allowed = |dir: &Meta| stat::permits(dir, true, c, libc::X_OK);
+                match &found {
+                    Ok(node) => node.search.iter().try_for_each(allowed),
+                    Err(_) => fp.mount.check_search(&fp.rel, allowed),
+                }
+            })?;
         }
-        self.creds.with(real, |c| {
-            if c.uid == 0 {
-                return Ok(());
-            }
-            fp.mount
-                .check_search(&fp.rel, |meta| stat::permits(meta, true, c, libc::X_OK))
-        })
+        found
     }
 
     /// `stat` of a famfs path.
     pub fn stat(&self, fp: &FamfsPath) -> SysResult<libc::stat> {
-        Ok(stat::stat(fp.mount, &self.lookup(fp)?))
+        Ok(stat::stat(fp.mount, self.lookup(fp)?))
     }
 
     /// `statx` of a famfs path.
     pub fn statx(&self, fp: &FamfsPath) -> SysResult<libc::statx> {
-        Ok(stat::statx(fp.mount, &self.lookup(fp)?))
+        Ok(stat::statx(fp.mount, self.lookup(fp)?))
     }
 
     /// `fstat` of an open famfs file: what it was opened as (a file's size
@@ -398,9 +392,7 @@ impl Vfs {
         if fp.rel.is_empty() {
             return Err(Errno::EEXIST);
         }
-        let found = fp.mount.lookup(&fp.rel);
-        self.check_search(fp, false)?;
-        match found {
+        match self.find(fp, false) {
             Ok(_) => return Err(Errno::EEXIST),
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),

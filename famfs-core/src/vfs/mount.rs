@@ -403,22 +403,27 @@ impl Mount {
         Ok(set)
     }
 
-    /// The bytes of `node` (a file), on devices mapped for writing when
-    /// `writable`. Fails with the device's error when one of them is in
+    /// The bytes an open of `node` (a node of this mount) reads and
+    /// writes, on devices mapped for writing when `writable`: None for a
+    /// directory. Fails with the device's error when one of them is in
     /// error, and with EIO when one cannot be found or the file's fmap is
     /// bad.
     ///
     /// A file's fmap never changes once logged (famfs has no delete,
     /// truncate or extend), so the first open builds its `FileData` and
     /// later opens share it: opening a file again allocates nothing.
-    fn file_data<'n>(&self, node: &'n KnownNode, writable: bool) -> SysResult<&'n FileData> {
+    pub(super) fn bytes_of<'n>(
+        &self,
+        node: &'n KnownNode,
+        writable: bool,
+    ) -> SysResult<Option<&'n FileData>> {
         let InfoKind::File { size, error, .. } = &node.info.kind else {
-            return Err(Errno::EISDIR);
+            return Ok(None);
         };
         let slot = &node.data[usize::from(writable)];
         if let Some(f) = slot.get() {
             f.check_health()?;
-            return Ok(f);
+            return Ok(Some(f));
         }
         if let Some(why) = error {
             tracing::warn!(mount = %self.mountpoint, rel = %node.rel, why, "file has a bad fmap; refusing it");
@@ -432,7 +437,9 @@ impl Mount {
             devices.push((index, self.device(index, writable)?, health.clone()));
         }
         // Two threads may both build it; one wins, the other's is dropped.
-        Ok(slot.get_or_init(|| FileData::new(devices, fmap, *size)))
+        Ok(Some(
+            slot.get_or_init(|| FileData::new(devices, fmap, *size)),
+        ))
     }
 
     /// The node at `rel` (found before, or looked up now and kept): what
@@ -482,19 +489,6 @@ impl Mount {
         // at this address until the mount is dropped, which `&self`
         // outlives. Growing the map moves the box pointer, not the node.
         Some(unsafe { &*p })
-    }
-
-    /// The bytes an open of `node` (a node of this mount) reads and
-    /// writes: None for a directory.
-    pub(super) fn bytes_of<'n>(
-        &self,
-        node: &'n KnownNode,
-        writable: bool,
-    ) -> SysResult<Option<&'n FileData>> {
-        match node.info.kind {
-            InfoKind::Dir => Ok(None),
-            InfoKind::File { .. } => self.file_data(node, writable).map(Some),
-        }
     }
 
     /// `statfs` numbers: (device bytes, free bytes, log entries, free entries).

@@ -319,6 +319,8 @@ impl Vfs {
         }
         let abs = normalize(base.as_bytes(), path);
         if let Some((mount, start)) = self.mount_at(&abs) {
+            // A path that is not UTF-8 cannot name a famfs file; the kernel
+            // gets it (and finds nothing), as for any path outside famfs.
             if let Ok(rel) = std::str::from_utf8(&abs[start..]) {
                 return Ok(Target::Famfs(FamfsPath {
                     mount,
