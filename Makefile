@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo bench test stress fuzz fuzz-smoke lint fmt clean
+.PHONY: all build release demo bench test vm-test stress fuzz fuzz-smoke lint fmt clean
 
 all: build
 
@@ -31,6 +31,14 @@ test:
 	$(CARGO) build --workspace
 	$(CARGO) test --workspace
 	$(MAKE) fuzz-smoke
+	$(MAKE) vm-test
+
+# The real-devdax checks: QEMU guests with NVDIMMs as /dev/dax devices
+# (tests/vm/run.sh). VM_MODES=single or hosts runs one of the two.
+VM_MODES ?= single hosts
+
+vm-test:
+	bash tests/vm/run.sh $(VM_MODES)
 
 # The cargo-fuzz targets in fuzz/ (own workspace, stable toolchain; installs
 # cargo-fuzz if missing): FUZZ_SMOKE_SECONDS each in `make test`,

@@ -62,6 +62,11 @@ pub struct DaxDevice {
     path: PathBuf,
     kind: DeviceKind,
     size: u64,
+    /// The alignment every mapping of the device must keep: offset, length
+    /// and address (devdax's `align`: 2 MiB or 1 GiB; 2 MiB for a
+    /// simulated region, which keeps the same rule so tests catch what a
+    /// real device refuses).
+    align: u64,
     access: Access,
 }
 
@@ -71,6 +76,7 @@ impl fmt::Debug for DaxDevice {
             .field("path", &self.path)
             .field("kind", &self.kind)
             .field("size", &self.size)
+            .field("align", &self.align)
             .field("access", &self.access)
             .finish_non_exhaustive()
     }
@@ -101,11 +107,12 @@ impl DaxDevice {
             return Err(bad_device(path, "changed type while being opened"));
         }
 
-        let size = match kind {
+        let (size, align) = match kind {
             DeviceKind::Devdax => {
                 let rdev = meta.rdev();
                 let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
-                sysfs_devdax_size(Path::new("/sys"), major as u32, minor as u32).map_err(|e| {
+                let sys = Path::new("/sys");
+                let size = sysfs_devdax_size(sys, major as u32, minor as u32).map_err(|e| {
                     bad_device(
                         path,
                         format!(
@@ -113,13 +120,22 @@ impl DaxDevice {
                              or its size is unknown ({e})"
                         ),
                     )
-                })?
+                })?;
+                let align = sysfs_devdax_align(sys, major as u32, minor as u32)
+                    .map_err(|e| bad_device(path, e.to_string()))?;
+                (size, align)
             }
             DeviceKind::Simulated => {
                 check_region_size(path, meta.len())?;
-                meta.len()
+                (meta.len(), DEVDAX_ALIGN)
             }
         };
+        if size % align != 0 {
+            return Err(bad_device(
+                path,
+                format!("size {size} is not a multiple of the device alignment {align}"),
+            ));
+        }
         let len = usize::try_from(size).map_err(|_| {
             bad_device(
                 path,
@@ -136,15 +152,13 @@ impl DaxDevice {
         .map_err(|e| Error::io(format!("{}: mmap of {size} bytes", path.display()), e))?;
 
         let addr = map.as_ptr() as usize;
-        if kind == DeviceKind::Devdax && addr & (DEVDAX_ALIGN as usize - 1) != 0 {
+        if kind == DeviceKind::Devdax && addr as u64 % align != 0 {
             return Err(bad_device(
                 path,
-                format!(
-                    "devdax mapping at {addr:#x} is not 2 MiB aligned; check the device alignment"
-                ),
+                format!("devdax mapping at {addr:#x} is not aligned to the device's {align} bytes"),
             ));
         }
-        tracing::debug!(path = %path.display(), ?kind, size, ?access, "mapped dax device");
+        tracing::debug!(path = %path.display(), ?kind, size, align, ?access, "mapped dax device");
 
         Ok(DaxDevice {
             map,
@@ -152,6 +166,7 @@ impl DaxDevice {
             path: path.to_path_buf(),
             kind,
             size,
+            align,
             access,
         })
     }
@@ -202,6 +217,58 @@ impl DaxDevice {
     /// Size of the device (and of the mapping) in bytes.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The alignment of every mapping of the device (offset, length and
+    /// address): the devdax `align` from sysfs, 2 MiB for a simulated region.
+    pub fn align(&self) -> u64 {
+        self.align
+    }
+
+    /// Maps `[offset, offset + len)` of the device `MAP_SHARED | MAP_FIXED`
+    /// at `at`, for an application's mmap of a file. The device's rules
+    /// hold for every kind of device: `at`, `offset` and `len` must be
+    /// multiples of [`Self::align`] (EINVAL otherwise, as devdax answers),
+    /// the range must lie inside the device (ENXIO), and `PROT_WRITE` needs
+    /// a read-write device (EACCES).
+    ///
+    /// # Safety
+    /// `[at, at + len)` is replaced: the caller must own that address range.
+    pub unsafe fn map_fixed(
+        &self,
+        at: *mut libc::c_void,
+        offset: u64,
+        len: u64,
+        prot: i32,
+    ) -> std::result::Result<(), nix::errno::Errno> {
+        use nix::errno::Errno;
+        let a = self.align;
+        if (at as u64) % a != 0 || offset % a != 0 || len % a != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if offset.checked_add(len).map_or(true, |e| e > self.size) {
+            return Err(Errno::ENXIO);
+        }
+        if prot & libc::PROT_WRITE != 0 && self.access != Access::ReadWrite {
+            return Err(Errno::EACCES);
+        }
+        let fd = self.file.as_raw_fd();
+        // SAFETY: the caller owns `[at, at + len)`; the device range is
+        // inside the device (checked above).
+        let p = unsafe {
+            libc::mmap(
+                at,
+                len as usize,
+                prot,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                fd,
+                offset as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        Ok(())
     }
 
     /// How the device was opened and mapped.
@@ -425,6 +492,34 @@ pub fn sysfs_devdax_size(sysfs_root: &Path, major: u32, minor: u32) -> Result<u6
         return Err(bad("devdax size is 0".to_string()));
     }
     Ok(size)
+}
+
+/// Reads a devdax device's mapping alignment from
+/// `<sysfs_root>/dev/char/<major>:<minor>/align`. Kernels before 5.10 have
+/// no such file; their devices use the region's 2 MiB alignment.
+pub fn sysfs_devdax_align(sysfs_root: &Path, major: u32, minor: u32) -> Result<u64> {
+    let path = sysfs_root
+        .join("dev/char")
+        .join(format!("{major}:{minor}"))
+        .join("align");
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DEVDAX_ALIGN),
+        Err(e) => {
+            return Err(bad_device(
+                &path,
+                format!("cannot read devdax alignment: {e}"),
+            ))
+        }
+    };
+    let text = text.trim();
+    match text.parse::<u64>() {
+        Ok(a) if a.is_power_of_two() && a >= 4096 => Ok(a),
+        _ => Err(bad_device(
+            &path,
+            format!("devdax alignment {text:?} is not a power of two of at least 4096"),
+        )),
+    }
 }
 
 fn bad_device(path: &Path, reason: impl Into<String>) -> Error {
@@ -718,5 +813,83 @@ mod tests {
         let err = sysfs_devdax_size(r, 252, 9).unwrap_err();
         assert!(err.to_string().contains("252:9/size"), "{err}");
         assert_bad_device(err, "cannot read devdax size");
+    }
+
+    #[test]
+    fn sysfs_align_parsing() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |min: u32, text: &str| {
+            let d = root.path().join(format!("dev/char/252:{min}"));
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("align"), text).unwrap();
+        };
+        write(0, "2097152\n");
+        write(1, "1073741824\n");
+        write(2, "3000\n");
+        write(3, "many\n");
+        let r = root.path();
+        assert_eq!(sysfs_devdax_align(r, 252, 0).unwrap(), 2 << 20);
+        assert_eq!(sysfs_devdax_align(r, 252, 1).unwrap(), 1 << 30);
+        assert_bad_device(sysfs_devdax_align(r, 252, 2).unwrap_err(), "power of two");
+        assert_bad_device(sysfs_devdax_align(r, 252, 3).unwrap_err(), "\"many\"");
+        // No align file (kernels before 5.10): the region's 2 MiB.
+        assert_eq!(sysfs_devdax_align(r, 252, 9).unwrap(), DEVDAX_ALIGN);
+    }
+
+    /// A simulated region refuses what devdax refuses: unaligned offsets,
+    /// lengths and addresses, so the shim's mapping code is tested here
+    /// against the real device's rules.
+    #[test]
+    fn map_fixed_keeps_the_device_rules() {
+        let (_dir, path) = region(4 * MIB2);
+        let dev = DaxDevice::open(&path, Access::ReadWrite).unwrap();
+        assert_eq!(dev.align(), MIB2);
+        dev.write_at(MIB2 + 4096, b"window").unwrap();
+        // An aligned reservation to map over.
+        let span = 4 * MIB2 as usize;
+        // SAFETY: a fresh anonymous reservation of our own.
+        let res = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                span,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(res, libc::MAP_FAILED);
+        let at = ((res as usize + MIB2 as usize - 1) & !(MIB2 as usize - 1)) as *mut libc::c_void;
+        let page = 4096u64;
+        use nix::errno::Errno;
+        // SAFETY (all calls below): `at .. at + 2 MiB` lies inside our reservation.
+        unsafe {
+            assert_eq!(
+                dev.map_fixed(at, 4096, MIB2, libc::PROT_READ),
+                Err(Errno::EINVAL)
+            );
+            assert_eq!(
+                dev.map_fixed(at, 0, page, libc::PROT_READ),
+                Err(Errno::EINVAL)
+            );
+            let off_at = at.cast::<u8>().add(4096).cast();
+            assert_eq!(
+                dev.map_fixed(off_at, 0, MIB2, libc::PROT_READ),
+                Err(Errno::EINVAL)
+            );
+            assert_eq!(
+                dev.map_fixed(at, 4 * MIB2, MIB2, libc::PROT_READ),
+                Err(Errno::ENXIO)
+            );
+            dev.map_fixed(at, MIB2, MIB2, libc::PROT_READ).unwrap();
+            let mut got = [0u8; 6];
+            ptr::copy_nonoverlapping(at.cast::<u8>().add(4096), got.as_mut_ptr(), 6);
+            assert_eq!(&got, b"window");
+            libc::munmap(res, span);
+        }
+        let ro = DaxDevice::open(&path, Access::ReadOnly).unwrap();
+        // SAFETY: the address is refused before anything is mapped.
+        let e = unsafe { ro.map_fixed(at, 0, MIB2, libc::PROT_READ | libc::PROT_WRITE) };
+        assert_eq!(e, Err(Errno::EACCES));
     }
 }

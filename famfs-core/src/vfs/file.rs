@@ -10,7 +10,6 @@ use crate::namespace::Ino;
 use crate::poison;
 use nix::errno::Errno;
 use parking_lot::Mutex;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -137,10 +136,10 @@ impl FileData {
     }
 
     /// The device pieces backing `[off, off + len)` of the file's
-    /// allocation, each with its device descriptor, for mmap: each piece is
+    /// allocation, each with its device, for mmap: each piece is
     /// bounds-checked and checked against the poison list, as a read is,
     /// since a mapping hands out the memory without copying it.
-    pub fn map_pieces(&self, off: u64, len: u64) -> SysResult<Vec<(Piece, RawFd)>> {
+    pub fn map_pieces(&self, off: u64, len: u64) -> SysResult<Vec<(Piece, &Arc<DaxDevice>)>> {
         let poisoned = self.check_devices()?;
         self.pieces(off, len)
             .map(|p| {
@@ -148,7 +147,7 @@ impl FileData {
                 if poisoned {
                     Self::check_poison(d, &p)?;
                 }
-                Ok((p, d.dev.file().as_raw_fd()))
+                Ok((p, &d.dev))
             })
             .collect()
     }

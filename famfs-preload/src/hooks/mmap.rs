@@ -1,10 +1,10 @@
-//! mmap of famfs descriptors (the file's own device memory), and the
-//! calls on mapped ranges: munmap forgets them, mremap may not grow them
-//! past the file's extents, msync and madvise go to the kernel.
+//! mmap of famfs descriptors, and the calls on mapped ranges (munmap,
+//! mremap, mprotect, msync, madvise): each converts its C arguments and
+//! lets `famfs_core::vfs` decide (see its `mapping` module for the devdax
+//! rules these calls must keep).
 
 use crate::shim::{self, Flow};
 use libc::{c_int, c_void, off64_t, off_t, size_t};
-use nix::errno::Errno;
 use redhook::{hook, real};
 
 fn mmap_famfs(
@@ -44,11 +44,16 @@ hook! {
 
 hook! {
     unsafe fn munmap(addr: *mut c_void, len: size_t) -> c_int => famfs_munmap {
-        let r = real!(munmap)(addr, len);
-        if r == 0 {
-            shim::hook(|vfs| { vfs.mappings.remove(addr as usize, len); Flow::Done(Ok(0)) }, || 0, 0);
-        }
-        r
+        shim::hook(
+            |vfs| {
+                if !vfs.mappings.overlaps(addr as usize, len) {
+                    return Flow::Pass;
+                }
+                Flow::Done(vfs.mappings.unmap(addr as usize, len).map(|()| 0))
+            },
+            || real!(munmap)(addr, len),
+            -1,
+        )
     }
 }
 
@@ -59,17 +64,8 @@ hook! {
                 if !vfs.mappings.overlaps(old as usize, old_len) {
                     return Flow::Pass;
                 }
-                if new_len > old_len {
-                    // Growing would map device memory past the file.
-                    return Flow::Done(Err(Errno::EINVAL));
-                }
-                let r = real!(mremap)(old, old_len, new_len, flags, new_addr);
-                if r == libc::MAP_FAILED {
-                    return Flow::Done(Err(Errno::last()));
-                }
-                vfs.mappings.remove(old as usize, old_len);
-                vfs.mappings.add(r as usize, new_len);
-                Flow::Done(Ok(r))
+                // SAFETY: the application's own mremap arguments.
+                Flow::Done(unsafe { vfs.mremap(old as usize, old_len, new_len, flags, new_addr as usize) })
             },
             || real!(mremap)(old, old_len, new_len, flags, new_addr),
             libc::MAP_FAILED,
@@ -78,10 +74,32 @@ hook! {
 }
 
 hook! {
+    unsafe fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int => famfs_mprotect {
+        shim::hook(
+            |vfs| {
+                if !vfs.mappings.overlaps(addr as usize, len) {
+                    return Flow::Pass;
+                }
+                Flow::Done(vfs.mappings.protect(addr as usize, len, prot).map(|()| 0))
+            },
+            || real!(mprotect)(addr, len, prot),
+            -1,
+        )
+    }
+}
+
+hook! {
     unsafe fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int => famfs_msync {
-        // A famfs mapping is the device itself; the kernel's msync of a
-        // device mapping is all there is to do.
-        real!(msync)(addr, len, flags)
+        shim::hook(
+            |vfs| {
+                if !vfs.mappings.overlaps(addr as usize, len) {
+                    return Flow::Pass;
+                }
+                Flow::Done(vfs.mappings.sync(addr as usize, len, flags).map(|()| 0))
+            },
+            || real!(msync)(addr, len, flags),
+            -1,
+        )
     }
 }
 
@@ -89,13 +107,10 @@ hook! {
     unsafe fn madvise(addr: *mut c_void, len: size_t, advice: c_int) -> c_int => famfs_madvise {
         shim::hook(
             |vfs| {
-                // MADV_REMOVE would punch a hole in the device (a simulated
-                // region's file): the file's memory must stay.
-                if advice == libc::MADV_REMOVE && vfs.mappings.overlaps(addr as usize, len) {
-                    Flow::Done(Err(Errno::EPERM))
-                } else {
-                    Flow::Pass
+                if !vfs.mappings.overlaps(addr as usize, len) {
+                    return Flow::Pass;
                 }
+                Flow::Done(vfs.mappings.advise(addr as usize, len, advice).map(|()| 0))
             },
             || real!(madvise)(addr, len, advice),
             -1,
