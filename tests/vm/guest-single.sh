@@ -89,4 +89,47 @@ else
 fi
 
 step umount famfs umount $M
+
+# The shim's C test program, every area, on a fresh file system on the
+# same device: a host tree like the one tests/shim_c.rs builds, copied in.
+T=/tmp/tree
+"$PY" - $T <<'PYEOF'
+import os, random, sys
+t = sys.argv[1]
+files = [("big.bin", 5 * 2**20 + 4321, 0o644), ("mid.bin", 300001, 0o644),
+         ("small.bin", 1000, 0o644), ("one.bin", 1, 0o644), ("exact.bin", 2 * 2**20, 0o644),
+         ("text.txt", 0, 0o644), ("ro.bin", 8192, 0o444), ("scratch_write.bin", 100003, 0o644),
+         ("scratch_mmap.bin", 100003, 0o644), ("scratch_stdio.bin", 100003, 0o644),
+         ("scratch_copy.bin", 100003, 0o644), ("sub/a.txt", 0, 0o644),
+         ("sub/b.bin", 70000, 0o600), ("sub/deeper/c.txt", 0, 0o644)]
+rng = random.Random(11)
+for rel, size, mode in files:
+    p = os.path.join(t, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    if rel.endswith(".txt"):
+        n = 2000 if rel == "text.txt" else 20
+        data = "".join(f"{rel} line {i:05}: the quick brown fox jumps over the lazy dog\n" for i in range(n)).encode()
+    else:
+        data = rng.randbytes(size)
+    open(p, "wb").write(data)
+    os.chmod(p, mode)
+os.makedirs(os.path.join(t, "mk"))
+for d in ("", "sub", "sub/deeper", "mk"):
+    os.chmod(os.path.join(t, d), 0o755)
+PYEOF
+S=/mnt/shimtest
+step mkfs_again famfs mkfs -f /dev/dax0.0
+step mount_again famfs mount /dev/dax0.0 $S
+step cp_tree famfs cp -r $(ls -d $T/* | grep -v /mk$) $S/
+step mkdir_mk famfs mkdir $S/mk
+mkdir -p /tmp/shimtmp
+areas=$("$BIN/shim_test" --list)
+bad=
+for a in $areas; do
+    out=$(TMPDIR=/tmp/shimtmp FAMFS_TEST_BIN=$FAMFS shim "$BIN/shim_test" $S $T $a 2>&1) || bad="$bad $a"
+    printf '%s\n' "$out" | grep -v '^ok ' | sed 's/^/    /'
+    echo "    area $a: $(printf '%s\n' "$out" | grep -c '^ok ') checks passed"
+done
+[ -z "$bad" ] && ok shim_test_all_areas || fail shim_test_all_areas "areas failed:$bad"
+step umount_again famfs umount $S
 finish single

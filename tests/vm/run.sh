@@ -63,7 +63,9 @@ python3 tests/vm/mkinitramfs.py "$VM/kernel" "$kver" tests/vm/init "$VM/initrd.g
 
 cargo build -q -p famfs-cli -p famfs-preload || exit 1
 mkdir -p "$VM/bin"
-cc -D_GNU_SOURCE -O1 -Wall -o "$VM/bin/mmap_devdax" tests/c/mmap_devdax.c || exit 1
+for prog in mmap_devdax shim_test; do
+    cc -D_GNU_SOURCE -pthread -O1 -Wall -o "$VM/bin/$prog" "tests/c/$prog.c" || exit 1
+done
 py=$(python3 -c 'import sys; print(sys.executable)')
 
 # boot NAME CHECK MEM...: one guest running tests/vm/CHECK with the given
