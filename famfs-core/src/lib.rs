@@ -30,6 +30,5 @@ pub mod poison;
 pub mod random;
 pub mod replay;
 pub mod stripe;
-pub mod vfs;
 
 pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 //! the mapped dax memory in the process, with no kernel module, FUSE or
 //! root. This crate is only the interposition layer: each hook in
 //! [`hooks`] decides whether its path or descriptor is famfs and calls
-//! famfs-core's [`famfs_core::vfs::Vfs`], which owns every file system
+//! famfs-core's [`famfs_vfs::Vfs`], which owns every file system
 //! decision; anything else goes to libc untouched. [`shim`] holds the
 //! re-entrancy guard and the panic and errno discipline all hooks share.
 //! `FAMFS_LOG=debug` traces the famfs calls to stderr.

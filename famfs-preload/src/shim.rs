@@ -9,7 +9,7 @@
 //! application instead of unwinding into C or falling back to the real
 //! function with a famfs descriptor.
 
-use famfs_core::vfs::{SysResult, Vfs};
+use famfs_vfs::{SysResult, Vfs};
 use nix::errno::Errno;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -4,7 +4,7 @@
 
 use super::{with_fd, with_path};
 use crate::shim::{self, Flow};
-use famfs_core::vfs::{FamfsPath, SysResult, Vfs};
+use famfs_vfs::{FamfsPath, SysResult, Vfs};
 use libc::{c_char, c_int, gid_t, mode_t, size_t, timespec, uid_t};
 use nix::errno::Errno;
 use redhook::{hook, real};

@@ -8,7 +8,7 @@
 
 use super::with_path;
 use crate::shim::{self, Flow};
-use famfs_core::vfs::{DirEntry, OpenFile, SysResult, Vfs};
+use famfs_vfs::{DirEntry, OpenFile, SysResult, Vfs};
 use libc::{c_char, c_int, c_long, c_void, dirent, dirent64, size_t, ssize_t, DIR};
 use nix::errno::Errno;
 use parking_lot::Mutex;
@@ -96,7 +96,7 @@ fn next_entry(of: &OpenFile) -> SysResult<Option<(DirEntry, u64)>> {
     }
 }
 
-fn open_dir(vfs: &Vfs, fp: famfs_core::vfs::FamfsPath) -> SysResult<*mut DIR> {
+fn open_dir(vfs: &Vfs, fp: famfs_vfs::FamfsPath) -> SysResult<*mut DIR> {
     let fd = vfs.open(&fp, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
     Ok(new_stream(fd))
 }
@@ -313,7 +313,7 @@ type Compar = Option<unsafe extern "C" fn(*mut *const dirent, *mut *const dirent
 /// frees, filtered and sorted as asked.
 fn scandir_famfs(
     vfs: &Vfs,
-    fp: famfs_core::vfs::FamfsPath,
+    fp: famfs_vfs::FamfsPath,
     namelist: *mut *mut *mut dirent,
     filter: Filter,
     compar: Compar,

@@ -74,8 +74,8 @@ hook! {
 /// fcntl on a famfs descriptor. Descriptor flags (FD_CLOEXEC) are the
 /// kernel's, on the placeholder; status flags live in the open file.
 fn fcntl_famfs(
-    vfs: &famfs_core::vfs::Vfs,
-    of: std::sync::Arc<famfs_core::vfs::OpenFile>,
+    vfs: &famfs_vfs::Vfs,
+    of: std::sync::Arc<famfs_vfs::OpenFile>,
     fd: c_int,
     cmd: c_int,
     arg: c_long,
@@ -177,7 +177,7 @@ hook! {
     }
 }
 
-fn lockf_famfs(of: &famfs_core::vfs::OpenFile, cmd: c_int) -> Result<c_int, Errno> {
+fn lockf_famfs(of: &famfs_vfs::OpenFile, cmd: c_int) -> Result<c_int, Errno> {
     match cmd {
         libc::F_LOCK | libc::F_TLOCK if !of.writable() => Err(Errno::EBADF),
         libc::F_LOCK | libc::F_TLOCK | libc::F_ULOCK | libc::F_TEST => Ok(0),

@@ -3,7 +3,7 @@
 
 use super::with_fd;
 use crate::shim::{self, buf, buf_mut, Flow};
-use famfs_core::vfs::{OpenFile, SysResult};
+use famfs_vfs::{OpenFile, SysResult};
 use libc::{c_int, c_uint, c_void, iovec, loff_t, off64_t, off_t, size_t, ssize_t};
 use nix::errno::Errno;
 use redhook::{hook, real};
@@ -339,7 +339,7 @@ fn copy_between(
     Ok(done)
 }
 
-fn side(vfs: &famfs_core::vfs::Vfs, fd: c_int) -> Side {
+fn side(vfs: &famfs_vfs::Vfs, fd: c_int) -> Side {
     vfs.fds.get(fd).map_or(Side::Kernel(fd), Side::Famfs)
 }
 
@@ -375,7 +375,7 @@ hook! {
 /// # Safety
 /// `offset` must be NULL or valid for one `off_t`.
 unsafe fn sendfile_famfs(
-    vfs: &famfs_core::vfs::Vfs,
+    vfs: &famfs_vfs::Vfs,
     out_fd: c_int,
     in_fd: c_int,
     offset: *mut off_t,
@@ -459,14 +459,10 @@ fn keep_size(of: &OpenFile, new_end: i64, is_truncate: bool) -> SysResult<c_int>
 }
 
 /// truncate on a famfs path: only to the size it has.
-fn truncate_famfs(
-    vfs: &famfs_core::vfs::Vfs,
-    fp: &famfs_core::vfs::FamfsPath,
-    len: i64,
-) -> SysResult<c_int> {
+fn truncate_famfs(vfs: &famfs_vfs::Vfs, fp: &famfs_vfs::FamfsPath, len: i64) -> SysResult<c_int> {
     match vfs.lookup(fp)?.kind {
-        famfs_core::vfs::InfoKind::Dir => Err(Errno::EISDIR),
-        famfs_core::vfs::InfoKind::File { size, .. } if size as i64 == len => Ok(0),
+        famfs_vfs::InfoKind::Dir => Err(Errno::EISDIR),
+        famfs_vfs::InfoKind::File { size, .. } if size as i64 == len => Ok(0),
         _ => Err(Errno::EPERM),
     }
 }

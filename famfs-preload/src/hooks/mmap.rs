@@ -1,6 +1,6 @@
 //! mmap of famfs descriptors, and the calls on mapped ranges (munmap,
 //! mremap, mprotect, msync, madvise): each converts its C arguments and
-//! lets `famfs_core::vfs` decide (see its `mapping` module for the devdax
+//! lets `famfs_vfs` decide (see its `mapping` module for the devdax
 //! rules these calls must keep).
 
 use crate::shim::{self, Flow};

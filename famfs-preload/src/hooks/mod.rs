@@ -13,7 +13,7 @@ pub mod stat;
 pub mod stdio;
 
 use crate::shim::{self, cstr, Flow};
-use famfs_core::vfs::{FamfsPath, OpenFile, SysResult, Target, Vfs};
+use famfs_vfs::{FamfsPath, OpenFile, SysResult, Target, Vfs};
 use libc::c_char;
 use std::ffi::CString;
 use std::sync::Arc;

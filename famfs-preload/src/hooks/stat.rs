@@ -2,7 +2,7 @@
 //! access, statfs and statvfs, readlink.
 
 use super::{with_fd, with_path};
-use famfs_core::vfs::{FamfsPath, SysResult, Vfs};
+use famfs_vfs::{FamfsPath, SysResult, Vfs};
 use libc::{c_char, c_int, c_uint, size_t, ssize_t};
 use nix::errno::Errno;
 use redhook::{hook, real};
@@ -23,7 +23,7 @@ fn stat_at(vfs: &Vfs, fp: FamfsPath, out: *mut libc::stat) -> SysResult<c_int> {
     unsafe { put(out, vfs.stat(&fp)?) }
 }
 
-fn fstat_fd(vfs: &Vfs, of: &famfs_core::vfs::OpenFile, out: *mut libc::stat) -> SysResult<c_int> {
+fn fstat_fd(vfs: &Vfs, of: &famfs_vfs::OpenFile, out: *mut libc::stat) -> SysResult<c_int> {
     // SAFETY: as above.
     unsafe { put(out, vfs.fstat(of)?) }
 }

@@ -7,7 +7,7 @@
 
 use super::with_path;
 use crate::shim::{self, cstr};
-use famfs_core::vfs::SysResult;
+use famfs_vfs::SysResult;
 use libc::{c_char, c_int, c_void, off64_t, size_t, ssize_t, FILE};
 use nix::errno::Errno;
 use redhook::{hook, real};
@@ -38,7 +38,7 @@ extern "C" {
 fn on_cookie<T: Copy>(
     c: *mut c_void,
     fail: T,
-    f: impl FnOnce(&famfs_core::vfs::OpenFile) -> SysResult<T>,
+    f: impl FnOnce(&famfs_vfs::OpenFile) -> SysResult<T>,
 ) -> T {
     let Some(vfs) = shim::vfs_if_ready() else {
         shim::set_errno(libc::EBADF);
@@ -147,7 +147,7 @@ fn stream(fd: c_int, mode: *const c_char) -> SysResult<*mut FILE> {
 /// glibc's standard streams would read and write descriptors 0..2 through
 /// internal calls the shim cannot see, so each becomes a cookie stream on
 /// the same descriptor before main runs.
-pub fn adopt_std_streams(vfs: &famfs_core::vfs::Vfs) {
+pub fn adopt_std_streams(vfs: &famfs_vfs::Vfs) {
     let globals = [
         std::ptr::addr_of_mut!(stdin),
         std::ptr::addr_of_mut!(stdout),
@@ -179,8 +179,8 @@ pub fn adopt_std_streams(vfs: &famfs_core::vfs::Vfs) {
 /// # Safety
 /// `mode` must be a valid C string.
 unsafe fn fopen_famfs(
-    vfs: &famfs_core::vfs::Vfs,
-    fp: famfs_core::vfs::FamfsPath,
+    vfs: &famfs_vfs::Vfs,
+    fp: famfs_vfs::FamfsPath,
     mode: *const c_char,
 ) -> SysResult<*mut FILE> {
     // SAFETY: forwarded contract.

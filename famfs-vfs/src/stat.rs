@@ -2,8 +2,8 @@
 
 use super::mount::{InfoKind, Mount, NodeInfo};
 use super::SysResult;
-use crate::format::STATFS_MAGIC;
-use crate::namespace::Meta;
+use famfs_core::format::STATFS_MAGIC;
+use famfs_core::namespace::Meta;
 use nix::errno::Errno;
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -27,8 +27,8 @@ pub use mapping::Mappings;
 pub use mount::{DirEntry, InfoKind, KnownNode, Mount, NodeInfo};
 pub use resolve::{normalize, FamfsPath, Target};
 
-use crate::mounts::MountTable;
-use crate::namespace::Meta;
+use famfs_core::mounts::MountTable;
+use famfs_core::namespace::Meta;
 use nix::errno::Errno;
 use parking_lot::RwLock;
 use std::path::Path;
@@ -122,7 +122,7 @@ impl Vfs {
         if !pwd.is_absolute() {
             return;
         }
-        let abs = crate::path::normalize(pwd, Path::new("/"));
+        let abs = famfs_core::path::normalize(pwd, Path::new("/"));
         if let Some((m, rel)) = self.mount_of(&abs) {
             if m.lookup(rel).is_ok_and(|n| n.is_dir()) {
                 self.set_cwd(Some(abs.to_string_lossy().into_owned()));
@@ -244,7 +244,7 @@ impl Vfs {
             Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
                 // The directory must exist for the error to be about
                 // creation rather than a missing path.
-                let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
+                let parent = fp.mount.lookup(famfs_core::path::parent(&fp.rel))?;
                 if !parent.is_dir() {
                     return Err(Errno::ENOTDIR);
                 }
@@ -310,7 +310,7 @@ impl Vfs {
         }
         let of = self.open_file(mount, node, flags)?;
         if of.file().is_some() {
-            crate::memerr::install().map_err(|_| Errno::EIO)?;
+            famfs_core::memerr::install().map_err(|_| Errno::EIO)?;
         }
         let fd = self.placeholder(flags & libc::O_CLOEXEC != 0)?;
         tracing::debug!(path = %of.abs_path(), fd, flags, "famfs open");
@@ -397,14 +397,14 @@ impl Vfs {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        let parent = fp.mount.lookup(crate::path::parent(&fp.rel))?;
+        let parent = fp.mount.lookup(famfs_core::path::parent(&fp.rel))?;
         if !parent.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         let (uid, gid) = self.creds.with(false, |c| {
             stat::permits(&parent.meta, true, c, libc::W_OK | libc::X_OK).map(|_| (c.uid, c.gid))
         })?;
-        crate::path::check_relpath(&fp.rel).map_err(|e| Errno::from_raw(e.errno()))?;
+        famfs_core::path::check_relpath(&fp.rel).map_err(|e| Errno::from_raw(e.errno()))?;
         let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         nix::sys::stat::umask(umask);
         let meta = Meta {

@@ -3,11 +3,11 @@
 
 use super::mount::{DirEntry, KnownNode, Mount, NodeInfo, NodeRef};
 use super::SysResult;
-use crate::dax::{DaxDevice, DeviceKind};
-use crate::fmap::{Fmap, Piece};
-use crate::memerr::{self, DeviceHealth};
-use crate::namespace::Ino;
-use crate::poison;
+use famfs_core::dax::{DaxDevice, DeviceKind};
+use famfs_core::fmap::{Fmap, Piece};
+use famfs_core::memerr::{self, DeviceHealth};
+use famfs_core::namespace::Ino;
+use famfs_core::poison;
 use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -101,7 +101,7 @@ impl FileData {
 
     /// The state of every device the file uses, checked once per access:
     /// an error if one is marked in error, else whether any of their
-    /// regions carries a simulated poison list ([`crate::poison`]), in which
+    /// regions carries a simulated poison list ([`famfs_core::poison`]), in which
     /// case each piece must be checked against it ([`Self::check_poison`]).
     /// Devdax memory reports its errors by SIGBUS instead. The list header
     /// is read with a fault-tolerant copy, so a truncated region is EIO,
@@ -185,7 +185,7 @@ impl FileData {
         let mut done = 0usize;
         for p in self.fmap.pieces(self.size, off, data.len() as u64) {
             let (d, dst) = self.piece_at(&p)?;
-            if d.dev.access() != crate::dax::Access::ReadWrite {
+            if d.dev.access() != famfs_core::dax::Access::ReadWrite {
                 return Err(Errno::EBADF);
             }
             if poisoned {

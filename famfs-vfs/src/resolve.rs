@@ -53,7 +53,7 @@ impl FamfsPath<'_> {
     }
 }
 
-/// Lexical normalisation on bytes, as [`crate::path::normalize`] but
+/// Lexical normalisation on bytes, as [`famfs_core::path::normalize`] but
 /// without building `Path` components: `path` taken from `base` (absolute,
 /// normalised) unless absolute; `.` dropped, `..` pops a component (and
 /// stays at `/`), repeated and trailing slashes folded.
@@ -412,7 +412,7 @@ mod tests {
             }
             assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{base} + {path}");
             let lib =
-                crate::path::normalize(std::path::Path::new(path), std::path::Path::new(base));
+                famfs_core::path::normalize(std::path::Path::new(path), std::path::Path::new(base));
             assert_eq!(
                 lib.to_str().unwrap(),
                 want,

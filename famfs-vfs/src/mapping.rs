@@ -247,9 +247,9 @@ impl Mappings {
             // ours; cache maintenance does not change memory.
             unsafe {
                 if flags & libc::MS_INVALIDATE != 0 {
-                    crate::flush::invalidate(d.start as *const u8, d.end - d.start);
+                    famfs_core::flush::invalidate(d.start as *const u8, d.end - d.start);
                 } else {
-                    crate::flush::write_back(d.start as *const u8, d.end - d.start);
+                    famfs_core::flush::write_back(d.start as *const u8, d.end - d.start);
                 }
             }
         }

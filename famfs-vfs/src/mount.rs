@@ -4,13 +4,13 @@
 
 use super::file::FileData;
 use super::SysResult;
-use crate::dax::{Access, DaxDevice};
-use crate::device_set::DeviceSet;
-use crate::famfs::Famfs;
-use crate::fmap::Fmap;
-use crate::memerr::DeviceHealth;
-use crate::mounts::MountEntry;
-use crate::namespace::{Ino, Meta, Node, NodeKind};
+use famfs_core::dax::{Access, DaxDevice};
+use famfs_core::device_set::DeviceSet;
+use famfs_core::famfs::Famfs;
+use famfs_core::fmap::Fmap;
+use famfs_core::memerr::DeviceHealth;
+use famfs_core::mounts::MountEntry;
+use famfs_core::namespace::{Ino, Meta, Node, NodeKind};
 use nix::errno::Errno;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -184,7 +184,7 @@ impl std::fmt::Debug for Mount {
     }
 }
 
-fn errno_of(e: &crate::Error) -> Errno {
+fn errno_of(e: &famfs_core::Error) -> Errno {
     Errno::from_raw(e.errno())
 }
 
@@ -198,7 +198,7 @@ impl Mount {
             .to_string();
         // One device number per mount: a fixed major and a minor from the
         // mount point, so two mounts never share st_dev in one process.
-        let minor = crate::format::crc32(mountpoint.as_bytes()) & 0xf_ffff;
+        let minor = famfs_core::format::crc32(mountpoint.as_bytes()) & 0xf_ffff;
         Mount {
             st_dev: libc::makedev(0x3fa, minor),
             mountpoint,
@@ -206,7 +206,7 @@ impl Mount {
             entry,
             fs: RwLock::new(None),
             rw: Mutex::new(None),
-            health: (0..crate::fmap::MAX_DAXDEVS)
+            health: (0..famfs_core::fmap::MAX_DAXDEVS)
                 .map(|_| Arc::new(DeviceHealth::default()))
                 .collect(),
             nodes: Default::default(),
@@ -376,7 +376,7 @@ impl Mount {
     /// never does). A device the log knows but that cannot be found fails
     /// with EIO and a warning naming its uuid.
     pub fn device(&self, index: u32, writable: bool) -> SysResult<Arc<DaxDevice>> {
-        let report = |e: crate::Error| {
+        let report = |e: famfs_core::Error| {
             tracing::warn!(mount = %self.mountpoint, error = %e, "cannot use a device");
             errno_of(&e)
         };
@@ -515,7 +515,7 @@ impl Mount {
         fs.mkdir(rel, meta, None).map_err(|e| {
             tracing::debug!(error = %e, "mkdir refused");
             match e {
-                crate::Error::NotMaster { .. } => Errno::EPERM,
+                famfs_core::Error::NotMaster { .. } => Errno::EPERM,
                 e => errno_of(&e),
             }
         })?;

@@ -3,12 +3,24 @@
 //! directory listings and inheritance pages.
 
 use super::*;
-use crate::dax::{Access, DaxDevice};
-use crate::famfs::{mkfs, Famfs, MkfsOptions};
-use crate::mounts::MountEntry;
+use famfs_core::dax::{Access, DaxDevice};
+use famfs_core::famfs::{mkfs, Famfs, MkfsOptions};
+use famfs_core::mounts::MountEntry;
 use std::os::unix::ffi::OsStrExt;
 
 const MIB: u64 = 1 << 20;
+
+/// All tests in this binary play the same host: one system uuid file.
+fn host_uuid() {
+    static HOST: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("system_uuid");
+        std::env::set_var(famfs_core::host::SYSTEM_UUID_ENV, &p);
+        famfs_core::host::system_uuid_at(&p).unwrap();
+        dir
+    });
+}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -27,7 +39,7 @@ fn meta(mode: u32) -> Meta {
 /// A 64 MiB region with `a.bin` (3 MiB of 0xab), `d/` and `d/b.bin`
 /// (4097 bytes of 0x5a), mounted at a virtual mount point.
 fn fixture() -> Fixture {
-    crate::famfs::tests::host_uuid();
+    host_uuid();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.img");
     DaxDevice::create_simulated(&path, 64 * MIB).unwrap();
@@ -229,7 +241,7 @@ fn stat_and_statfs() {
     let root = f.vfs.stat(&f.famfs(&f.mnt)).unwrap();
     assert_eq!(root.st_nlink, 3, "root holds one subdirectory");
     let s = f.vfs.statfs(f.famfs(&f.mnt).mount).unwrap();
-    assert_eq!(s.f_type as u64, crate::format::STATFS_MAGIC);
+    assert_eq!(s.f_type as u64, famfs_core::format::STATFS_MAGIC);
 }
 
 #[test]
@@ -517,9 +529,9 @@ fn lookup_miss_in_a_stopped_log_is_eio() {
     let f = fixture();
     let dev = DaxDevice::open(&f._dir.path().join("r.img"), Access::ReadWrite).unwrap();
     // Entry 2 is d/b.bin; damage its CRC.
-    let at = crate::format::LOG_OFFSET
-        + crate::format::LogHeader::entry_offset(2)
-        + crate::format::entry_off::CRC as u64;
+    let at = famfs_core::format::LOG_OFFSET
+        + famfs_core::format::LogHeader::entry_offset(2)
+        + famfs_core::format::entry_off::CRC as u64;
     let mut b = [0u8; 1];
     dev.read_at(at, &mut b).unwrap();
     dev.write_at(at, &[!b[0]]).unwrap();
