@@ -25,6 +25,40 @@ pub struct RandomPattern {
     pending_len: usize,
 }
 
+/// The splitmix64 generator (Steele, Lea and Flood): the seeding step of
+/// the fill pattern, and on its own the generator of seeded placement
+/// ([`crate::stripe`]). Its sequence for a seed is fixed by the algorithm,
+/// so `--stripe-seed` places files the same way in every release.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// The generator started at `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64-bit output.
+    pub fn next_u64(&mut self) -> u64 {
+        splitmix64(&mut self.0)
+    }
+
+    /// A number in `0..n` (n > 0), by the multiply-shift reduction
+    /// `(next * n) >> 64`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// Shuffles `v` in place (Fisher-Yates from the end: position i, from
+    /// the last down to 1, swaps with `below(i + 1)`).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;

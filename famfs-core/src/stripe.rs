@@ -16,8 +16,7 @@
 use crate::alloc::Bitmap;
 use crate::error::{Error, Result};
 use crate::fmap::{Extent, Fmap, InterleavedExtent};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use crate::random::SplitMix64;
 
 /// Most buckets a device may be cut into.
 pub const MAX_BUCKETS: u32 = 64;
@@ -159,11 +158,11 @@ fn strips_on(
     params: &StripeParams,
     len: u64,
     want: usize,
-    rng: &mut impl rand::Rng,
+    rng: &mut SplitMix64,
 ) -> Option<Vec<Extent>> {
     let bucket = params.bucket_size(dev.size);
     let mut order: Vec<u64> = (0..u64::from(params.nbuckets)).collect();
-    order.shuffle(rng);
+    rng.shuffle(&mut order);
     let mut strips = Vec::with_capacity(want);
     for b in order {
         if strips.len() == want {
@@ -195,7 +194,9 @@ fn out_of_space(devices: &[DeviceSpace<'_>], requested: u64) -> Error {
 }
 
 /// Places a file of `size` bytes as `params` asks, on `devices` (device 0
-/// first), drawing device and bucket order from `seed` (random when None).
+/// first), drawing device and bucket order from `seed` (random when None)
+/// with [`SplitMix64`], whose sequence never changes: a seed places the
+/// same way in every release.
 /// Nothing is marked in the bitmaps: logging the file does that.
 ///
 /// A contiguous file (or one smaller than a chunk) is one extent on the
@@ -217,15 +218,12 @@ pub fn allocate(
         return Err(Error::Usage("no device to allocate on".into()));
     };
     let unit = first.bitmap.unit();
-    let mut rng = match seed {
-        Some(s) => rand::rngs::StdRng::seed_from_u64(s),
-        None => rand::rngs::StdRng::from_entropy(),
-    };
+    let mut rng = SplitMix64::new(seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0));
     let mut order: Vec<&DeviceSpace<'_>> = devices.iter().collect();
     // Shuffling one element draws nothing from `rng`, so a one-device file
     // system places exactly as before devices were added (first fit; the
     // same bucket order for a given seed).
-    order.shuffle(&mut rng);
+    rng.shuffle(&mut order);
     if params.is_contiguous() || size < params.chunk {
         let len = size.max(1).div_ceil(unit) * unit;
         for dev in &order {
@@ -485,5 +483,61 @@ mod tests {
         assert_eq!(r[1].3, 2, "one used unit splits bucket 1 in two runs");
         assert_eq!(r[1].1, GIB - 2 * MIB);
         assert_eq!(r[2], (2, GIB, GIB, 1));
+    }
+
+    /// Seeded placement is part of the CLI's contract (`--stripe-seed`):
+    /// these placements must never change, whatever crates are upgraded.
+    #[test]
+    fn seeded_placement_is_pinned() {
+        let mut g = crate::random::SplitMix64::new(0);
+        // The published splitmix64 sequence for seed 0.
+        assert_eq!(g.next_u64(), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(g.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+        let bms: Vec<Bitmap> = (0..3)
+            .map(|_| Bitmap::new(8 * GIB, 2 * MIB, 10 * MIB))
+            .collect();
+        let devs: Vec<DeviceSpace<'_>> = bms
+            .iter()
+            .enumerate()
+            .map(|(i, bitmap)| DeviceSpace {
+                index: i as u32,
+                size: 8 * GIB,
+                bitmap,
+            })
+            .collect();
+        let placed = |seed| match allocate(
+            &devs,
+            100 * MIB,
+            &p(8, 5, 2 * MIB),
+            DeviceCount::All,
+            Some(seed),
+        )
+        .unwrap()
+        {
+            Fmap::Interleaved(ie) => ie[0]
+                .strips
+                .iter()
+                .map(|e| (e.devindex, e.offset / MIB))
+                .collect::<Vec<_>>(),
+            f => panic!("{f:?}"),
+        };
+        // (device, offset in MiB) of each strip.
+        assert_eq!(
+            placed(1),
+            [(0, 5120), (2, 5120), (1, 1024), (0, 10), (2, 10)]
+        );
+        assert_eq!(
+            placed(42),
+            [(1, 1024), (0, 3072), (2, 2048), (1, 3072), (0, 10)]
+        );
+        let simple = allocate(&devs, 5 * MIB, &p(0, 0, 0), DeviceCount::All, Some(7)).unwrap();
+        assert_eq!(
+            simple,
+            Fmap::Simple(vec![Extent {
+                devindex: 2,
+                offset: 10 * MIB,
+                len: 6 * MIB
+            }])
+        );
     }
 }

@@ -78,13 +78,26 @@ pub fn set_errno(e: i32) {
 }
 
 fn init() -> Vfs {
-    if let Some(filter) = std::env::var_os("FAMFS_LOG").filter(|v| !v.is_empty()) {
-        let filter = tracing_subscriber::EnvFilter::try_new(filter.to_string_lossy())
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug"));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_target(false)
+    if let Some(spec) = std::env::var_os("FAMFS_LOG").filter(|v| !v.is_empty()) {
+        use std::io::IsTerminal;
+        use tracing_subscriber::filter::{LevelFilter, Targets};
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        // A level or `target=level` directives (no regex engine in every
+        // preloaded process); an unparsable value means debug.
+        let filter = spec
+            .to_string_lossy()
+            .parse::<Targets>()
+            .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::DEBUG));
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_target(false)
+                    .with_ansi(std::io::stderr().is_terminal() && !no_color),
+            )
+            .with(filter)
             .try_init();
     }
     Vfs::from_env()

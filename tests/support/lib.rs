@@ -51,12 +51,22 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The shared directory holding `famfs-format.md` and `golden/`:
-/// `$FAMFS_SHARED`, else `<workspace root>/../shared`. `None` if missing.
-pub fn shared_dir() -> Option<PathBuf> {
+/// `$FAMFS_SHARED`, else `<workspace root>/../shared`. Panics, naming where
+/// it looked and what is missing, when it is not there: the compatibility
+/// tests must not pass without their reference images (CI always has them).
+pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("FAMFS_SHARED")
         .filter(|v| !v.is_empty())
         .map_or_else(|| workspace_root().join("../shared"), PathBuf::from);
-    dir.join("golden").is_dir().then_some(dir)
+    for need in ["famfs-format.md", "golden/README.md", "golden/assemble.py"] {
+        assert!(
+            dir.join(need).is_file(),
+            "{} is missing: the golden compatibility tests need the shared \
+             directory ($FAMFS_SHARED, else ../shared beside the checkout)",
+            dir.join(need).display()
+        );
+    }
+    dir
 }
 
 /// A workspace build product: `$ENV_VAR` if set, else `name` found next to
