@@ -147,7 +147,7 @@ struct Lookup {
 impl Lookup {
     fn start(env: &Env, exe: &std::path::Path) -> Lookup {
         let mut cmd = env.shim(exe, &["lookup"]);
-        cmd.env("FAMFS_LOG", "famfs_core=debug")
+        cmd.env("FAMFS_LOG", "famfs_core=debug,famfs_vfs=debug")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -74,3 +74,55 @@ fn application_sigbus_handler_is_chained() {
         out.describe()
     );
 }
+
+/// `famfs cat` with its stdout a pipe the test does not drain: the CLI has
+/// copied its first chunk and blocks writing it, the test truncates the
+/// region under it, then drains. The next copy from the mapping faults
+/// with a real SIGBUS, which the CLI reports as one line naming the device
+/// and offset, exiting 1 instead of dying of the signal.
+#[test]
+fn sigbus_under_a_running_cli_copy_is_a_one_line_error() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let env = Env::new();
+    let r = env.region("64M");
+    let src = env.dir().join("data.bin");
+    // 16 MiB right after the log: device offsets 10 MiB .. 26 MiB.
+    write_file(&src, &pattern(8, (16 * MIB) as usize), 0o644);
+    env.ok(&["cp", src.to_str().unwrap(), &r.p("big.bin")]);
+    let mut child = env
+        .command(&["cat", &r.p("big.bin")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = vec![0u8; 4096];
+    out.read_exact(&mut first).unwrap();
+    // Keep the first 2 MiB of file data; the rest of the file is gone.
+    truncate(&r.dev, 12 * MIB);
+    let mut rest = Vec::new();
+    out.read_to_end(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), None, "killed by a signal; stderr: {err}");
+    assert_eq!(status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("memory error at device offset 0xc00000") && err.contains(r.dev_str()),
+        "names the device and the first lost offset: {err}"
+    );
+    let got = first.len() + rest.len();
+    assert!(
+        (got as u64) <= 2 * MIB && (got as u64) >= 4096,
+        "printed {got} bytes: only what the device still held"
+    );
+    assert_eq!(&first[..], &pattern(8, 4096)[..]);
+}

@@ -12,7 +12,8 @@
 use crate::console::{outln, CliError, CliResult, Console};
 use crate::{target, CpArgs, IO_CHUNK};
 use famfs_core::dax::Access;
-use famfs_core::famfs::{Created, Famfs, FileIo};
+use famfs_core::famfs::{Created, Famfs};
+use famfs_core::file::FileData;
 use famfs_core::mounts::MountEntry;
 use famfs_core::namespace::Meta;
 use famfs_core::{path, Error};
@@ -410,7 +411,7 @@ impl Copier<'_> {
         }
         let meta = self.meta(m.mode(), self.file_mode);
         let progress = self.progress.clone();
-        let fill = |io: &FileIo<'_>| copy_into(io, &mut file, src, progress.as_ref());
+        let fill = |io: &FileData| copy_into(io, &mut file, src, progress.as_ref());
         let mount = self.mount;
         let in_mount = |e| target::in_mount(mount, e);
         match self
@@ -498,7 +499,7 @@ impl Copier<'_> {
 /// no buffer). A source that ends early fails the copy: its size changed
 /// after it was measured.
 fn copy_into(
-    io: &FileIo<'_>,
+    io: &FileData,
     src: &mut File,
     name: &Path,
     progress: Option<&ProgressBar>,

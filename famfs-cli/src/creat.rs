@@ -5,7 +5,8 @@
 use crate::console::{outln, CliError, CliResult, Console};
 use crate::{mode, target, CreatArgs, IO_CHUNK};
 use famfs_core::dax::Access;
-use famfs_core::famfs::{Created, FileIo};
+use famfs_core::famfs::Created;
+use famfs_core::file::FileData;
 use famfs_core::random::RandomPattern;
 use famfs_core::Error;
 
@@ -41,7 +42,7 @@ fn random_seed() -> u32 {
 }
 
 /// Writes the whole random pattern of `seed` into `io`, a chunk at a time.
-pub fn fill_random(io: &FileIo<'_>, seed: u32) -> famfs_core::Result<()> {
+pub fn fill_random(io: &FileData, seed: u32) -> famfs_core::Result<()> {
     let mut gen = RandomPattern::new(seed);
     let mut buf = vec![0u8; IO_CHUNK];
     let mut off = 0u64;

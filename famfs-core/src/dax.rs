@@ -17,15 +17,17 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr;
-use std::slice;
 
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::{Error, Result};
-use crate::flush;
+use crate::{flush, memerr};
 
 /// Alignment of devdax mappings and unit of simulated region sizes (2 MiB).
 pub const DEVDAX_ALIGN: u64 = 2 << 20;
+
+/// The unit of chunked copies (fill, zero checks).
+const CHUNK: u64 = 64 << 10;
 
 /// What kind of object backs a [`DaxDevice`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +161,11 @@ impl DaxDevice {
             ));
         }
         tracing::debug!(path = %path.display(), ?kind, size, align, ?access, "mapped dax device");
+        // Copies from and to the mapping survive memory errors only with
+        // the SIGBUS handler in place.
+        if let Err(e) = memerr::install() {
+            tracing::warn!(%e, "cannot install the SIGBUS handler; a memory error will end the process");
+        }
 
         Ok(DaxDevice {
             map,
@@ -286,26 +293,37 @@ impl DaxDevice {
     /// A plain byte copy is fine for bulk data even though another host may
     /// write the range meanwhile (as in `vm-memory`): the result may mix old
     /// and new bytes, exactly as a read racing a write on real hardware, and
-    /// metadata readers detect that with CRCs.
+    /// metadata readers detect that with CRCs. A memory error (SIGBUS on a
+    /// poisoned line, or past the end of a shrunk region file) ends the copy
+    /// with [`Error::DeviceMemory`] naming the device offset, never a signal.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let src = self.ptr_at(offset, buf.len() as u64)?;
         // SAFETY: `ptr_at` checked that `[offset, offset + buf.len())` is
-        // inside the mapping, which lives as long as `self`. `buf` is a Rust
-        // slice and cannot alias the mapping (only `as_ptr` could make it so,
-        // and its contract forbids that).
-        unsafe { ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
-        Ok(())
+        // inside the mapping, which lives as long as `self`; `buf` is a Rust
+        // slice and cannot alias the mapping (no reference into the mapping
+        // ever leaves this type).
+        let r = unsafe { memerr::copy(buf.as_mut_ptr(), src, buf.len()) };
+        r.map_err(|f| self.memory_error(offset, f))
     }
 
-    /// Copies `data` to the device at `offset`. Use [`Self::write_back`]
-    /// afterwards to make it visible to other hosts.
+    /// Copies `data` to the device at `offset`, surviving a memory error as
+    /// [`Self::read_at`] does. Use [`Self::write_back`] afterwards to make
+    /// it visible to other hosts.
     pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
         self.check_writable()?;
         let dst = self.ptr_at(offset, data.len() as u64)?;
         // SAFETY: in bounds and mapped writable (checked above); `data` cannot
         // alias the mapping, as for `read_at`.
-        unsafe { ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-        Ok(())
+        let r = unsafe { memerr::copy(dst, data.as_ptr(), data.len()) };
+        r.map_err(|f| self.memory_error(offset, f))
+    }
+
+    fn memory_error(&self, offset: u64, f: memerr::CopyFault) -> Error {
+        Error::DeviceMemory {
+            path: self.path.clone(),
+            offset: offset + f.copied as u64,
+            poisoned: f.errno == nix::errno::Errno::EHWPOISON,
+        }
     }
 
     /// Fills `[offset, offset + len)` with `read(2)` from `src` at its
@@ -346,21 +364,52 @@ impl DaxDevice {
     /// Sets `len` bytes at `offset` to `byte`.
     pub fn fill(&self, offset: u64, len: u64, byte: u8) -> Result<()> {
         self.check_writable()?;
-        let dst = self.ptr_at(offset, len)?;
-        // SAFETY: in bounds and mapped writable (checked above); `len` fits in
-        // usize because it is at most the mapping length.
-        unsafe { ptr::write_bytes(dst, byte, len as usize) };
+        self.ptr_at(offset, len)?;
+        let chunk = vec![byte; CHUNK.min(len) as usize];
+        let mut at = offset;
+        while at < offset + len {
+            let n = CHUNK.min(offset + len - at) as usize;
+            self.write_at(at, &chunk[..n])?;
+            at += n as u64;
+        }
         Ok(())
     }
 
-    /// Whether all `len` bytes at `offset` are zero.
+    /// Whether all `len` bytes at `offset` are zero (read in chunks with
+    /// the fault-tolerant copy).
     pub fn is_zero(&self, offset: u64, len: u64) -> Result<bool> {
-        self.with_slice(offset, len, |s| {
+        self.ptr_at(offset, len)?;
+        let mut chunk = vec![0u8; CHUNK.min(len) as usize];
+        let mut at = offset;
+        while at < offset + len {
+            let n = CHUNK.min(offset + len - at) as usize;
+            self.read_at(at, &mut chunk[..n])?;
             // OR 64-byte chunks together: much faster than a byte-wise early exit.
-            let mut chunks = s.chunks_exact(64);
-            let chunks_zero = chunks.all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0);
-            chunks_zero && chunks.remainder().iter().all(|&b| b == 0)
-        })
+            let mut lines = chunk[..n].chunks_exact(64);
+            let zero = lines.all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
+                && lines.remainder().iter().all(|&b| b == 0);
+            if !zero {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
+    }
+
+    /// Zeroes `[offset, offset + len)` and writes it back, skipping chunks
+    /// that are already zero so a sparse simulated region stays sparse.
+    pub fn zero_range(&self, offset: u64, len: u64) -> Result<()> {
+        self.check_writable()?;
+        self.ptr_at(offset, len)?;
+        let mut at = offset;
+        while at < offset + len {
+            let n = CHUNK.min(offset + len - at);
+            if !self.is_zero(at, n)? {
+                self.fill(at, n, 0)?;
+            }
+            at += n;
+        }
+        self.write_back(offset, len)
     }
 
     /// Loads the little-endian `u64` at `offset` (8-byte aligned) with one
@@ -401,34 +450,6 @@ impl DaxDevice {
         // back, not lost, so the contents do not change.
         unsafe { flush::invalidate(p, len as usize) };
         Ok(())
-    }
-
-    /// Runs `f` on the `len` bytes at `offset` without copying them.
-    ///
-    /// The bytes may change underneath `f` if another process or host writes
-    /// them (the famfs model: shared memory without locks across hosts), so
-    /// `f` must not assume two reads of a byte agree, and must validate what it
-    /// parses (CRCs). `f` must not write the same range through this device.
-    pub fn with_slice<R>(&self, offset: u64, len: u64, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
-        let p = self.ptr_at(offset, len)?;
-        // SAFETY: `[p, p + len)` is inside the mapping, which outlives the
-        // borrow of `self` that the slice is tied to; u8 has no invalid values.
-        let s = unsafe { slice::from_raw_parts(p.cast_const(), len as usize) };
-        Ok(f(s))
-    }
-
-    /// The base address of the mapping, for the shim's zero-copy paths.
-    ///
-    /// # Safety
-    ///
-    /// The pointer is valid for [`Self::size`] bytes only while `self` lives.
-    /// The caller must stay within those bounds, must not write through it
-    /// unless [`Self::access`] is [`Access::ReadWrite`] (the pages are
-    /// read-only otherwise and a write faults), and must not create a Rust
-    /// reference (`&`/`&mut`) into the mapping that another accessor of this
-    /// device may write, or pass one back into `read_at`/`write_at`.
-    pub unsafe fn as_ptr(&self) -> *mut u8 {
-        self.map.as_mut_ptr()
     }
 
     /// Bounds-checks `[offset, offset + len)` and returns a pointer to `offset`.
@@ -688,7 +709,6 @@ mod tests {
         oob(dev.write_u64(MIB2, 1));
         oob(dev.read_u64(u64::MAX - 7).map(|_| ()));
         oob(dev.is_zero(u64::MAX, 1).map(|_| ()));
-        oob(dev.with_slice(MIB2 - 1, 2, |_| ()));
         // Exactly at the end is fine, including empty ranges.
         dev.read_at(MIB2 - 16, &mut buf).unwrap();
         dev.read_at(MIB2, &mut []).unwrap();
@@ -777,18 +797,38 @@ mod tests {
         assert!(!dev.is_zero(MIB2 - 70, 70).unwrap());
     }
 
+    /// A region file shrunk under the mapping raises SIGBUS on the lost
+    /// pages: reads and writes there fail with an error naming the device
+    /// offset, and the process lives.
     #[test]
-    fn with_slice_sees_device_contents() {
-        let (_dir, path) = region(MIB2);
+    fn memory_error_is_an_error_not_a_signal() {
+        let (_dir, path) = region(2 * MIB2);
         let dev = DaxDevice::open(&path, Access::ReadWrite).unwrap();
-        dev.write_at(4096, b"famfs").unwrap();
-        let got = dev.with_slice(4096, 5, |s| s.to_vec()).unwrap();
-        assert_eq!(got, b"famfs");
-        assert_eq!(dev.with_slice(MIB2, 0, |s| s.len()).unwrap(), 0);
-        let sum = dev
-            .with_slice(0, MIB2, |s| s.iter().map(|&b| u64::from(b)).sum::<u64>())
+        dev.write_at(4096, b"before").unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(MIB2)
             .unwrap();
-        assert_eq!(sum, b"famfs".iter().map(|&b| u64::from(b)).sum::<u64>());
+        let mut buf = vec![0u8; 8192];
+        let err = dev.read_at(MIB2 - 4096, &mut buf).unwrap_err();
+        match &err {
+            Error::DeviceMemory {
+                offset, poisoned, ..
+            } => {
+                assert_eq!(*offset, MIB2, "the first byte lost");
+                assert!(!poisoned);
+            }
+            e => panic!("expected DeviceMemory, got {e:?}"),
+        }
+        assert_eq!(err.errno(), libc::EIO);
+        assert!(err.to_string().contains("0x200000"), "{err}");
+        assert!(dev.write_at(MIB2 + 10, b"x").is_err());
+        assert!(dev.is_zero(MIB2, 4096).is_err());
+        let mut back = [0u8; 6];
+        dev.read_at(4096, &mut back).unwrap();
+        assert_eq!(&back, b"before");
     }
 
     #[test]

@@ -94,6 +94,18 @@ pub enum Error {
     DeviceTooSmall { path: PathBuf, size: u64, min: u64 },
     #[error("memory error (poisoned memory) on device {index} in the piece at offset {offset:#x}")]
     MemoryError { index: u32, offset: u64 },
+    #[error("{path}: memory error at device offset {offset:#x}{}", if *poisoned { " (hardware poison)" } else { " (bus error)" })]
+    DeviceMemory {
+        path: PathBuf,
+        offset: u64,
+        poisoned: bool,
+    },
+    #[error("{path}: device is in error after an earlier memory error ({})", std::io::Error::from_raw_os_error(*errno))]
+    DeviceFailed { path: PathBuf, errno: i32 },
+    #[error(
+        "offset {offset} is at or past the end of the file ({size} bytes); famfs files never grow"
+    )]
+    FileTooBig { offset: u64, size: u64 },
     #[error("device {index} (uuid {uuid}) is not available: {why}")]
     DeviceMissing {
         index: u32,
@@ -121,7 +133,11 @@ impl Error {
         }
     }
 
-    /// The errno the shim hands an application for this error.
+    /// The errno every front end hands an application for this error.
+    ///
+    /// `NotMaster` is EPERM: a client host may still write file data in
+    /// place, so its file system is not read-only (EROFS); creating names
+    /// is what it is not permitted to do.
     pub fn errno(&self) -> i32 {
         match self {
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
@@ -132,12 +148,25 @@ impl Error {
             Error::PathTooLong { .. } => libc::ENAMETOOLONG,
             Error::InvalidPath { .. } | Error::Usage(_) => libc::EINVAL,
             Error::OutOfSpace { .. } | Error::LogFull { .. } => libc::ENOSPC,
-            Error::NotMaster { .. } | Error::ReadOnly { .. } => libc::EROFS,
+            Error::NotMaster { .. } => libc::EPERM,
+            Error::ReadOnly { .. } => libc::EROFS,
             Error::SizeMismatch { .. } => libc::EEXIST,
             Error::MemoryError { .. } => libc::EHWPOISON,
+            Error::DeviceMemory { poisoned: true, .. } => libc::EHWPOISON,
+            Error::DeviceMemory {
+                poisoned: false, ..
+            } => libc::EIO,
+            Error::DeviceFailed { errno, .. } => *errno,
+            Error::FileTooBig { .. } => libc::EFBIG,
             Error::NotFamfs(_) => libc::ENOENT,
             _ => libc::EIO,
         }
+    }
+}
+
+impl From<&Error> for nix::errno::Errno {
+    fn from(e: &Error) -> Self {
+        nix::errno::Errno::from_raw(e.errno())
     }
 }
 

@@ -11,6 +11,7 @@ use crate::dax::{Access, DaxDevice, DeviceKind};
 use crate::device_set::DeviceSet;
 use crate::error::{Error, Result};
 use crate::fault::{self, FaultPoint};
+use crate::file::FileData;
 use crate::fmap::Fmap;
 use crate::format::{
     last_index_for, log_off, FileEntry, LogEntry, LogHeader, MkdirEntry, Superblock,
@@ -18,6 +19,7 @@ use crate::format::{
     SB_FLAG_SECONDARY, SUPERBLOCK_SIZE,
 };
 use crate::host::{self, Role};
+use crate::memerr::DeviceHealth;
 use crate::namespace::{Ino, Meta, Node};
 use crate::replay::Replay;
 use nix::fcntl::{Flock, FlockArg};
@@ -60,21 +62,6 @@ pub fn read_superblock(dev: &DaxDevice) -> Result<Superblock> {
     dev.invalidate(0, SUPERBLOCK_SIZE as u64)?;
     dev.read_at(0, &mut buf)?;
     Superblock::decode(&buf)
-}
-
-/// Zeroes `[offset, offset + len)`, skipping pages that are already zero so
-/// a sparse simulated region stays sparse.
-fn zero_range(dev: &DaxDevice, offset: u64, len: u64) -> Result<()> {
-    const STEP: u64 = 64 << 10;
-    let mut at = offset;
-    while at < offset + len {
-        let n = STEP.min(offset + len - at);
-        if !dev.is_zero(at, n)? {
-            dev.fill(at, n, 0)?;
-        }
-        at += n;
-    }
-    dev.write_back(offset, len)
 }
 
 /// Formats `dev` as an empty famfs file system.
@@ -135,8 +122,8 @@ pub fn mkfs(dev: &DaxDevice, opts: &MkfsOptions) -> Result<Superblock> {
     );
     let sb_bytes = sb.encode()?;
 
-    zero_range(dev, 0, crate::format::SUPERBLOCK_REGION)?;
-    zero_range(dev, LOG_OFFSET, opts.log_len)?;
+    dev.zero_range(0, crate::format::SUPERBLOCK_REGION)?;
+    dev.zero_range(LOG_OFFSET, opts.log_len)?;
     dev.write_at(LOG_OFFSET, &LogHeader::new(opts.log_len).encode())?;
     dev.write_back(LOG_OFFSET, LOG_HEADER_SIZE)?;
     dev.write_at(0, &sb_bytes)?;
@@ -214,106 +201,9 @@ impl Created {
     }
 }
 
-/// Bounds-checked access to one file's bytes on its devices.
-pub struct FileIo<'a> {
-    devices: &'a DeviceSet,
-    fmap: &'a Fmap,
-    size: u64,
-}
-
-impl<'a> FileIo<'a> {
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Device `devindex`, which [`Famfs::acquire_devices`] opened before
-    /// this `FileIo` was made.
-    fn device(&self, devindex: u32) -> Result<&'a DaxDevice> {
-        self.devices
-            .get(devindex)
-            .map(|d| &**d)
-            .ok_or_else(|| Error::BadDevice {
-                path: self.devices.primary().path().to_path_buf(),
-                reason: format!("extent on device index {devindex}, which is not open"),
-            })
-    }
-
-    /// Device `p.devindex`, refusing a piece in its poison list with
-    /// [`Error::MemoryError`] (EHWPOISON), as the kernel fails a file whose
-    /// memory reported an error.
-    fn device_for(&self, p: &crate::fmap::Piece) -> Result<&'a DaxDevice> {
-        let dev = self.device(p.devindex)?;
-        if crate::poison::hit(dev, p.offset, p.len)? {
-            return Err(Error::MemoryError {
-                index: p.devindex,
-                offset: p.offset,
-            });
-        }
-        Ok(dev)
-    }
-
-    /// Reads up to `buf.len()` bytes at `off`; 0 at or past EOF.
-    pub fn read(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
-        let mut done = 0;
-        for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
-            let n = p.len as usize;
-            self.device_for(&p)?
-                .read_at(p.offset, &mut buf[done..done + n])?;
-            done += n;
-        }
-        Ok(done)
-    }
-
-    /// Writes `data` at `off` in place; never extends the file: the count
-    /// written is cut at EOF.
-    pub fn write(&self, off: u64, data: &[u8]) -> Result<usize> {
-        let mut done = 0;
-        for p in self.fmap.pieces(self.size, off, data.len() as u64) {
-            let n = p.len as usize;
-            let dev = self.device_for(&p)?;
-            dev.write_at(p.offset, &data[done..done + n])?;
-            dev.write_back(p.offset, p.len)?;
-            done += n;
-        }
-        Ok(done)
-    }
-
-    /// Fills `[off, off + len)` (cut at EOF) straight from `src` at its
-    /// current offset, piece by piece ([`DaxDevice::read_from`]: the kernel
-    /// copies into the device, no buffer), writing each piece back. Returns
-    /// the count: short if `src` ended first.
-    pub fn fill_from(
-        &self,
-        off: u64,
-        len: u64,
-        src: std::os::fd::BorrowedFd<'_>,
-        src_name: &Path,
-    ) -> Result<u64> {
-        let mut done = 0;
-        for p in self.fmap.pieces(self.size, off, len) {
-            let dev = self.device_for(&p)?;
-            let n = dev.read_from(p.offset, p.len, src, src_name)?;
-            dev.write_back(p.offset, n)?;
-            done += n;
-            if n < p.len {
-                break;
-            }
-        }
-        Ok(done)
-    }
-
-    /// Zeroes the whole file, leaving already-zero pages untouched.
-    pub fn zero(&self) -> Result<()> {
-        for p in self.fmap.pieces(self.size, 0, self.size) {
-            zero_range(self.device(p.devindex)?, p.offset, p.len)?;
-        }
-        Ok(())
-    }
-}
-
 /// An open famfs file system.
 pub struct Famfs {
-    devices: DeviceSet,
+    devices: Arc<DeviceSet>,
     sb: Superblock,
     replay: Replay,
 }
@@ -365,10 +255,30 @@ impl Famfs {
         replay.read_header(&dev)?;
         replay.catch_up(&dev)?;
         Ok(Famfs {
-            devices: DeviceSet::new(Arc::new(dev), sb.uuid),
+            devices: Arc::new(DeviceSet::new(Arc::new(dev), sb.uuid)),
             sb,
             replay,
         })
+    }
+
+    /// Serves every later access, and appends, from `set`: the same file
+    /// system's devices mapped another way (a front end that mapped them
+    /// read-only for readers switches to its read-write set to write,
+    /// instead of opening and replaying the file system a second time).
+    pub fn use_devices(&mut self, set: Arc<DeviceSet>) -> Result<()> {
+        let sb = read_superblock(set.primary())?;
+        if sb.uuid != self.sb.uuid {
+            return Err(Error::BadDevice {
+                path: set.primary().path().to_path_buf(),
+                reason: format!(
+                    "holds file system {}, not the open {}",
+                    sb.uuid, self.sb.uuid
+                ),
+            });
+        }
+        set.add_candidates(self.devices.candidates());
+        self.devices = set;
+        Ok(())
     }
 
     /// The primary device (index 0), which holds the log.
@@ -445,7 +355,7 @@ impl Famfs {
     }
 
     /// Byte access to a file, refusing files with metadata errors (EIO).
-    pub fn file_io(&self, ino: Ino) -> Result<FileIo<'_>> {
+    pub fn file_io(&self, ino: Ino) -> Result<FileData> {
         let ns = self.replay.namespace();
         let node = ns
             .get(ino)
@@ -456,12 +366,21 @@ impl Famfs {
         if let Some(why) = &f.error {
             return Err(Error::InvalidFmap(format!("{}: {why}", ns.path_of(ino))));
         }
-        self.acquire_devices(&f.fmap)?;
-        Ok(FileIo {
-            devices: &self.devices,
-            fmap: &f.fmap,
-            size: f.size,
-        })
+        self.file_data(f.fmap.clone(), f.size)
+    }
+
+    /// The bytes of a file of `size` bytes at `fmap`, its devices opened.
+    fn file_data(&self, fmap: Fmap, size: u64) -> Result<FileData> {
+        self.acquire_devices(&fmap)?;
+        let mut used = Vec::new();
+        for index in fmap.device_indexes() {
+            let dev = self.devices.get(index).ok_or_else(|| Error::BadDevice {
+                path: self.devices.primary().path().to_path_buf(),
+                reason: format!("extent on device index {index}, which is not open"),
+            })?;
+            used.push((index, dev.clone(), Arc::new(DeviceHealth::default())));
+        }
+        Ok(FileData::new(used, fmap, size))
     }
 
     /// Takes the writer lock, checks this host may append and brings the
@@ -612,7 +531,7 @@ impl Famfs {
         );
         sb.flags = SB_FLAG_SECONDARY;
         let sb_bytes = sb.encode()?;
-        zero_range(&dev, 0, crate::format::SUPERBLOCK_REGION)?;
+        dev.zero_range(0, crate::format::SUPERBLOCK_REGION)?;
         dev.write_at(0, &sb_bytes)?;
         dev.write_back(0, SUPERBLOCK_SIZE as u64)?;
         self.append(LogEntry::AddDaxdev(crate::format::AddDaxdevEntry {
@@ -720,7 +639,7 @@ impl Famfs {
         relpath: &str,
         size: u64,
         meta: Meta,
-        fill: impl FnOnce(&FileIo<'_>) -> Result<()>,
+        fill: impl FnOnce(&FileData) -> Result<()>,
     ) -> Result<Created> {
         self.create_file_placed(relpath, size, meta, &Placement::default(), fill)
     }
@@ -733,7 +652,7 @@ impl Famfs {
         size: u64,
         meta: Meta,
         placement: &Placement,
-        fill: impl FnOnce(&FileIo<'_>) -> Result<()>,
+        fill: impl FnOnce(&FileData) -> Result<()>,
     ) -> Result<Created> {
         placement.stripe.validate(
             self.device().size(),
@@ -758,13 +677,9 @@ impl Famfs {
             });
         }
         let fmap = self.allocate(size, placement)?;
-        let io = FileIo {
-            devices: &self.devices,
-            fmap: &fmap,
-            size,
-        };
-        // FileIo writes every byte back from the caches as it goes, so the
-        // contents are durable before the entry that publishes them.
+        let io = self.file_data(fmap.clone(), size)?;
+        // FileData writes every byte back from the caches as it goes, so
+        // the contents are durable before the entry that publishes them.
         let filled = fill(&io);
         let entry = LogEntry::File(FileEntry {
             size,

@@ -17,6 +17,7 @@ pub mod device_set;
 pub mod error;
 pub mod famfs;
 pub mod fault;
+pub mod file;
 pub mod flush;
 pub mod fmap;
 pub mod fmap_msg;

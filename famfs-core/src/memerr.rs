@@ -54,7 +54,7 @@ impl DeviceHealth {
         let _ = self
             .errno
             .compare_exchange(0, errno as i32, Ordering::Relaxed, Ordering::Relaxed);
-        tracing::warn!(%errno, "dax device marked in error");
+        tracing::debug!(%errno, "dax device marked in error");
     }
 }
 

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -194,10 +195,13 @@ impl MountTable {
     /// The mount whose mount point is the longest prefix of `abs` (a
     /// normalised absolute path), with the path relative to it.
     pub fn find<'a, 'p>(&'a self, abs: &'p Path) -> Option<(&'a MountEntry, &'p Path)> {
-        self.entries
-            .iter()
-            .filter_map(|m| crate::path::relative_to(abs, &m.mountpoint).map(|rel| (m, rel)))
-            .max_by_key(|(m, _)| m.mountpoint.as_os_str().len())
+        let bytes = abs.as_os_str().as_bytes();
+        let (m, start) = longest_mount(
+            &self.entries,
+            |m| m.mountpoint.as_os_str().as_bytes(),
+            bytes,
+        )?;
+        Some((m, Path::new(std::ffi::OsStr::from_bytes(&bytes[start..]))))
     }
 
     /// The mount at exactly `mountpoint`.
@@ -289,6 +293,38 @@ impl MountTable {
     }
 }
 
+/// Of `mounts`, the one whose mount point (`mountpoint_of`, absolute and
+/// normalised) is the longest component-wise prefix of `abs` (absolute and
+/// normalised), and where the path relative to it starts in `abs`. Every
+/// mount lookup (the CLI's table and the shim's mounts) goes through here.
+///
+/// Example: mounts `/mnt/famfs` and `/mnt/famfs/inner`; `abs` =
+/// `/mnt/famfs/inner/x` gives the second and 17 (`x`); `/mnt/famfsx` gives
+/// none; `/mnt/famfs` gives the first and 10 (the empty relative path).
+pub fn longest_mount<'a, T>(
+    mounts: impl IntoIterator<Item = &'a T>,
+    mountpoint_of: impl Fn(&T) -> &[u8],
+    abs: &[u8],
+) -> Option<(&'a T, usize)> {
+    let mut best: Option<(&'a T, usize, usize)> = None;
+    for m in mounts {
+        let mp = mountpoint_of(m);
+        let Some(rest) = abs.strip_prefix(mp) else {
+            continue;
+        };
+        let start = match rest {
+            _ if mp == b"/" => 1.min(abs.len()),
+            [] => mp.len(),
+            [b'/', ..] => mp.len() + 1,
+            _ => continue,
+        };
+        if best.map_or(true, |(_, _, len)| len < mp.len()) {
+            best = Some((m, start, mp.len()));
+        }
+    }
+    best.map(|(m, start, _)| (m, start))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +391,25 @@ mod tests {
         assert_eq!(
             MountTable::load_from(&dir.path().join("none")).unwrap(),
             MountTable::default()
+        );
+    }
+
+    #[test]
+    fn longest_mount_is_component_wise() {
+        let mounts: Vec<&[u8]> = vec![b"/mnt/famfs", b"/mnt/famfs/inner", b"/srv"];
+        let find = |abs: &[u8]| longest_mount(&mounts, |m| m, abs).map(|(m, at)| (*m, at));
+        assert_eq!(
+            find(b"/mnt/famfs/inner/x"),
+            Some((&b"/mnt/famfs/inner"[..], 17))
+        );
+        assert_eq!(find(b"/mnt/famfs/x"), Some((&b"/mnt/famfs"[..], 11)));
+        assert_eq!(find(b"/mnt/famfs"), Some((&b"/mnt/famfs"[..], 10)));
+        assert_eq!(find(b"/mnt/famfsx"), None);
+        assert_eq!(find(b"/mnt"), None);
+        let root: Vec<&[u8]> = vec![b"/"];
+        assert_eq!(
+            longest_mount(&root, |m| m, b"/a").map(|(_, at)| at),
+            Some(1)
         );
     }
 }

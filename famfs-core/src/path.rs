@@ -9,7 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::format::MAX_RELPATH;
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 fn invalid(path: &str, reason: &str) -> Error {
     Error::InvalidPath {
@@ -50,19 +51,39 @@ pub fn check_relpath(path: &str) -> Result<()> {
 ///
 /// Example: `cwd=/mnt/famfs/a`, `path=../b//./c/` gives `/mnt/famfs/b/c`.
 pub fn normalize(path: &Path, cwd: &Path) -> PathBuf {
-    let mut out = if path.is_absolute() {
-        PathBuf::from("/")
-    } else {
-        normalize(cwd, Path::new("/"))
-    };
-    for comp in path.components() {
-        match comp {
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(c) => out.push(c),
+    let bytes = normalize_bytes(cwd.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+/// [`normalize`] on bytes, without building `Path` components (the shim
+/// runs it on every relative path it sees): `path` taken from `base`
+/// unless absolute; `.` dropped, `..` pops a component (and stays at `/`),
+/// repeated and trailing slashes folded.
+///
+/// Example: base `/mnt/famfs/a`, path `../b//./c/` gives `/mnt/famfs/b/c`.
+pub fn normalize_bytes(base: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(base.len() + path.len() + 1);
+    let push = |out: &mut Vec<u8>, comp: &[u8]| match comp {
+        b"" | b"." => {}
+        b".." => {
+            let cut = out.iter().rposition(|&c| c == b'/').unwrap_or(0);
+            out.truncate(cut);
         }
+        c => {
+            out.push(b'/');
+            out.extend_from_slice(c);
+        }
+    };
+    if path.first() != Some(&b'/') {
+        for comp in base.split(|&c| c == b'/') {
+            push(&mut out, comp);
+        }
+    }
+    for comp in path.split(|&c| c == b'/') {
+        push(&mut out, comp);
+    }
+    if out.is_empty() {
+        out.push(b'/');
     }
     out
 }

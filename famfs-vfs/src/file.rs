@@ -2,211 +2,14 @@
 //! file description (offset and status flags) that file descriptors share.
 
 use super::mount::{DirEntry, KnownNode, Mount, NodeInfo, NodeRef};
+use super::sys;
 use super::SysResult;
-use famfs_core::dax::{DaxDevice, DeviceKind};
-use famfs_core::fmap::{Fmap, Piece};
-use famfs_core::memerr::{self, DeviceHealth};
+use famfs_core::file::FileData;
 use famfs_core::namespace::Ino;
-use famfs_core::poison;
 use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// One device a file uses: its mapping and its error state.
-struct FileDevice {
-    dev: Arc<DaxDevice>,
-    base: *mut u8,
-    health: Arc<DeviceHealth>,
-}
-
-/// One file's bytes: its fmap over mapped devices. Reads and writes copy
-/// straight between the mappings and the caller's buffer, bounded by the
-/// file size, with no lock, allocation or system call.
-pub struct FileData {
-    /// Indexed by device index; None for devices the file does not use.
-    devices: Vec<Option<FileDevice>>,
-    fmap: Fmap,
-    size: u64,
-}
-
-// SAFETY: each `base` points into the mapping its `dev` owns, which lives as
-// long as this struct and is itself Send + Sync; all access through it is
-// by copies that tolerate concurrent writers (see DaxDevice).
-unsafe impl Send for FileData {}
-// SAFETY: as above.
-unsafe impl Sync for FileData {}
-
-impl FileData {
-    /// A file of `size` bytes at `fmap`, given every device the fmap uses
-    /// as (index, mapping, error state). The fmap must have been validated
-    /// against the devices (replay does).
-    pub fn new(used: Vec<(u32, Arc<DaxDevice>, Arc<DeviceHealth>)>, fmap: Fmap, size: u64) -> Self {
-        let mut devices: Vec<Option<FileDevice>> = Vec::new();
-        for (index, dev, health) in used {
-            let i = index as usize;
-            if devices.len() <= i {
-                devices.resize_with(i + 1, || None);
-            }
-            // SAFETY: the pointer is only used within the device bounds,
-            // which `piece_at` enforces for every piece before use.
-            let base = unsafe { dev.as_ptr() };
-            devices[i] = Some(FileDevice { dev, base, health });
-        }
-        FileData {
-            devices,
-            fmap,
-            size,
-        }
-    }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// The mapping of device `index`, if the file uses it.
-    pub fn device(&self, index: u32) -> Option<&Arc<DaxDevice>> {
-        Some(&self.devices.get(index as usize)?.as_ref()?.dev)
-    }
-
-    /// Fails if any device the file uses is in error.
-    pub fn check_health(&self) -> SysResult<()> {
-        self.devices
-            .iter()
-            .flatten()
-            .try_for_each(|d| d.health.check())
-    }
-
-    /// The device and the pointer for a piece, bounds-checked.
-    fn piece_at(&self, p: &Piece) -> SysResult<(&FileDevice, *mut u8)> {
-        let d = self
-            .devices
-            .get(p.devindex as usize)
-            .and_then(Option::as_ref)
-            .ok_or(Errno::EIO)?;
-        if p.offset
-            .checked_add(p.len)
-            .map_or(true, |e| e > d.dev.size())
-        {
-            return Err(Errno::EIO);
-        }
-        // SAFETY: in bounds of the mapping, checked above.
-        Ok((d, unsafe { d.base.add(p.offset as usize) }))
-    }
-
-    fn fault(d: &FileDevice, f: memerr::CopyFault) -> Errno {
-        d.health.mark(f.errno);
-        f.errno
-    }
-
-    /// The state of every device the file uses, checked once per access:
-    /// an error if one is marked in error, else whether any of their
-    /// regions carries a simulated poison list ([`famfs_core::poison`]), in which
-    /// case each piece must be checked against it ([`Self::check_poison`]).
-    /// Devdax memory reports its errors by SIGBUS instead. The list header
-    /// is read with a fault-tolerant copy, so a truncated region is EIO,
-    /// not a crash.
-    fn check_devices(&self) -> SysResult<bool> {
-        const AT: u64 = poison::TABLE_OFFSET;
-        let mut poisoned = false;
-        for d in self.devices.iter().flatten() {
-            d.health.check()?;
-            if d.dev.kind() != DeviceKind::Simulated
-                || d.dev.size() < AT + poison::HEADER_LEN as u64
-            {
-                continue;
-            }
-            let mut hdr = [0u8; poison::HEADER_LEN];
-            // SAFETY: `AT + HEADER_LEN` is inside the mapping (checked above).
-            unsafe { memerr::copy(hdr.as_mut_ptr(), d.base.add(AT as usize), hdr.len()) }
-                .map_err(|f| Self::fault(d, f))?;
-            poisoned |= poison::header_has_poison(&hdr);
-        }
-        Ok(poisoned)
-    }
-
-    /// Fails with EHWPOISON, marking the device, when piece `p` overlaps
-    /// its region's poison list.
-    fn check_poison(d: &FileDevice, p: &Piece) -> SysResult<()> {
-        if poison::hit(&d.dev, p.offset, p.len).unwrap_or(true) {
-            d.health.mark(Errno::EHWPOISON);
-            return Err(Errno::EHWPOISON);
-        }
-        Ok(())
-    }
-
-    /// The device pieces backing `[off, off + len)` of the file's
-    /// allocation, each with its device, for mmap: each piece is
-    /// bounds-checked and checked against the poison list, as a read is,
-    /// since a mapping hands out the memory without copying it.
-    pub fn map_pieces(&self, off: u64, len: u64) -> SysResult<Vec<(Piece, &Arc<DaxDevice>)>> {
-        let poisoned = self.check_devices()?;
-        self.pieces(off, len)
-            .map(|p| {
-                let (d, _) = self.piece_at(&p)?;
-                if poisoned {
-                    Self::check_poison(d, &p)?;
-                }
-                Ok((p, &d.dev))
-            })
-            .collect()
-    }
-
-    /// Copies up to `buf.len()` bytes at `off` into `buf`: 0 at or past EOF.
-    pub fn read(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
-        let poisoned = self.check_devices()?;
-        let mut done = 0usize;
-        for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
-            let (d, src) = self.piece_at(&p)?;
-            if poisoned {
-                Self::check_poison(d, &p)?;
-            }
-            let n = p.len as usize;
-            // SAFETY: `src..src+n` is inside the mapping; `buf[done..done+n]`
-            // is inside `buf` (pieces never cover more than asked for).
-            unsafe { memerr::copy(buf.as_mut_ptr().add(done), src, n) }
-                .map_err(|f| Self::fault(d, f))?;
-            done += n;
-        }
-        Ok(done)
-    }
-
-    /// Writes `data` at `off` in place. Never extends the file: a write that
-    /// crosses EOF writes what fits; one at or past EOF fails with EFBIG.
-    /// The device must be mapped read-write.
-    pub fn write(&self, off: u64, data: &[u8]) -> SysResult<usize> {
-        let poisoned = self.check_devices()?;
-        if data.is_empty() {
-            return Ok(0);
-        }
-        if off >= self.size {
-            return Err(Errno::EFBIG);
-        }
-        let mut done = 0usize;
-        for p in self.fmap.pieces(self.size, off, data.len() as u64) {
-            let (d, dst) = self.piece_at(&p)?;
-            if d.dev.access() != famfs_core::dax::Access::ReadWrite {
-                return Err(Errno::EBADF);
-            }
-            if poisoned {
-                Self::check_poison(d, &p)?;
-            }
-            let n = p.len as usize;
-            // SAFETY: `dst..dst+n` is inside a writable mapping; the source
-            // is inside `data`.
-            unsafe { memerr::copy(dst, data.as_ptr().add(done), n) }
-                .map_err(|f| Self::fault(d, f))?;
-            let _ = d.dev.write_back(p.offset, p.len);
-            done += n;
-        }
-        Ok(done)
-    }
-
-    /// The device ranges backing `[off, off + len)` of the file, for mmap.
-    pub fn pieces(&self, off: u64, len: u64) -> impl Iterator<Item = Piece> + '_ {
-        self.fmap.pieces(self.fmap.allocated_bytes(), off, len)
-    }
-}
 
 /// The part of an open file description that dup'd and forked descriptors
 /// share: it lives in process memory until a fork or exec needs it in
@@ -422,7 +225,7 @@ impl OpenFile {
         let f = self.readable_file()?;
         let st = self.state();
         let (off, n) = self.reserve(buf.len(), f.size(), None)?;
-        match f.read(off, &mut buf[..n]) {
+        match sys(f.read(off, &mut buf[..n])) {
             Ok(got) => Ok(got),
             Err(e) => {
                 let _ = st.offset.compare_exchange(
@@ -437,7 +240,7 @@ impl OpenFile {
     }
 
     pub fn pread(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
-        self.readable_file()?.read(off, buf)
+        sys(self.readable_file()?.read(off, buf))
     }
 
     /// `write` at the shared offset; O_APPEND would extend the file, so it
@@ -449,7 +252,7 @@ impl OpenFile {
             return Err(Errno::EFBIG);
         }
         let (off, n) = self.reserve(data.len(), f.size(), Some(Errno::EFBIG))?;
-        f.write(off, &data[..n])
+        sys(f.write(off, &data[..n]))
     }
 
     pub fn pwrite(&self, off: u64, data: &[u8]) -> SysResult<usize> {
@@ -459,7 +262,7 @@ impl OpenFile {
         {
             return Err(Errno::EFBIG);
         }
-        f.write(off, data)
+        sys(f.write(off, data))
     }
 
     fn readable_file(&self) -> SysResult<&FileData> {

@@ -21,8 +21,9 @@ pub mod stat;
 #[cfg(test)]
 mod tests;
 
+pub use famfs_core::file::FileData;
 pub use fdtable::FdTable;
-pub use file::{FileData, OfdState, OpenFile};
+pub use file::{OfdState, OpenFile};
 pub use mapping::Mappings;
 pub use mount::{DirEntry, InfoKind, KnownNode, Mount, NodeInfo};
 pub use resolve::{normalize, FamfsPath, Target};
@@ -37,6 +38,13 @@ use std::sync::Arc;
 
 /// The result of a call that fails with an errno.
 pub type SysResult<T> = std::result::Result<T, Errno>;
+
+/// A library result as the errno a front end returns: every conversion of
+/// a `famfs_core::Error` goes through `Error::errno`, the one errno map.
+#[inline]
+pub(crate) fn sys<T>(r: famfs_core::Result<T>) -> SysResult<T> {
+    r.map_err(|e| Errno::from(&e))
+}
 
 /// Every famfs mount of this host, as one process sees them.
 pub struct Vfs {
@@ -404,7 +412,7 @@ impl Vfs {
         let (uid, gid) = self.creds.with(false, |c| {
             stat::permits(&parent.meta, true, c, libc::W_OK | libc::X_OK).map(|_| (c.uid, c.gid))
         })?;
-        famfs_core::path::check_relpath(&fp.rel).map_err(|e| Errno::from_raw(e.errno()))?;
+        sys(famfs_core::path::check_relpath(&fp.rel))?;
         let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         nix::sys::stat::umask(umask);
         let meta = Meta {

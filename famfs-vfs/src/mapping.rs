@@ -443,7 +443,7 @@ impl Vfs {
         }
         let len = align_up(len, page)?;
         let off = off as u64;
-        let pieces = f.map_pieces(off, len as u64)?;
+        let pieces = super::sys(f.map_pieces(off, len as u64))?;
         let covered = pieces.iter().map(|(p, _)| p.len as usize).sum::<usize>();
         let mapping = Mapping {
             held: Vec::new(),
@@ -615,7 +615,7 @@ impl Vfs {
         // bytes long; no other thread knows the address yet.
         let buf = unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), fill) };
         if let Err(e) = data.read(mapping.off, buf) {
-            return undo(e);
+            return undo(Errno::from(&e));
         }
         let page = page_size();
         let readable_end = align_up(fill, page)?;

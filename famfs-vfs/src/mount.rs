@@ -2,11 +2,11 @@
 //! until something opens a file for writing), the namespace kept current by
 //! incremental replay on a lookup miss.
 
-use super::file::FileData;
 use super::SysResult;
 use famfs_core::dax::{Access, DaxDevice};
 use famfs_core::device_set::DeviceSet;
 use famfs_core::famfs::Famfs;
+use famfs_core::file::FileData;
 use famfs_core::fmap::Fmap;
 use famfs_core::memerr::DeviceHealth;
 use famfs_core::mounts::MountEntry;
@@ -184,10 +184,6 @@ impl std::fmt::Debug for Mount {
     }
 }
 
-fn errno_of(e: &famfs_core::Error) -> Errno {
-    Errno::from_raw(e.errno())
-}
-
 impl Mount {
     pub fn new(entry: MountEntry) -> Mount {
         let mountpoint = entry.mountpoint.to_string_lossy().into_owned();
@@ -228,7 +224,7 @@ impl Mount {
         if g.is_none() {
             let fs = Famfs::open(&self.entry.device, Access::ReadOnly).map_err(|e| {
                 tracing::warn!(mount = %self.mountpoint, error = %e, "cannot open famfs device");
-                errno_of(&e)
+                Errno::from(&e)
             })?;
             if fs.superblock().uuid != self.entry.fs_uuid {
                 tracing::warn!(
@@ -255,14 +251,17 @@ impl Mount {
     /// Applies entries other processes or hosts appended, if any: one
     /// 8-byte read when there are none. Returns whether anything changed.
     pub fn refresh(&self) -> SysResult<bool> {
-        let news =
-            self.with_fs(|fs| fs.replay().has_news(fs.device()).map_err(|e| errno_of(&e)))?;
+        let news = self.with_fs(|fs| {
+            fs.replay()
+                .has_news(fs.device())
+                .map_err(|e| Errno::from(&e))
+        })?;
         if !news {
             return Ok(false);
         }
         let mut g = self.fs.write();
         let fs = g.as_mut().ok_or(Errno::EIO)?;
-        let n = fs.refresh().map_err(|e| errno_of(&e))?;
+        let n = fs.refresh().map_err(|e| Errno::from(&e))?;
         tracing::debug!(mount = %self.mountpoint, entries = n, "replayed new log entries");
         Ok(n > 0)
     }
@@ -317,7 +316,7 @@ impl Mount {
                 .replay()
                 .namespace()
                 .lookup(rel)
-                .map_err(|e| errno_of(&e))?;
+                .map_err(|e| Errno::from(&e))?;
             Ok(NodeInfo::of(node))
         })
     }
@@ -360,7 +359,7 @@ impl Mount {
                     is_dir: true,
                 },
             ];
-            for (name, n) in ns.children(ino).map_err(|e| errno_of(&e))? {
+            for (name, n) in ns.children(ino).map_err(|e| Errno::from(&e))? {
                 out.push(DirEntry {
                     name: name.to_string(),
                     ino: n.ino,
@@ -378,7 +377,7 @@ impl Mount {
     pub fn device(&self, index: u32, writable: bool) -> SysResult<Arc<DaxDevice>> {
         let report = |e: famfs_core::Error| {
             tracing::warn!(mount = %self.mountpoint, error = %e, "cannot use a device");
-            errno_of(&e)
+            Errno::from(&e)
         };
         if !writable {
             return self.with_fs(|fs| fs.acquire_device(index).cloned().map_err(report));
@@ -396,7 +395,7 @@ impl Mount {
             return Ok(d.clone());
         }
         let primary =
-            DaxDevice::open(&self.entry.device, Access::ReadWrite).map_err(|e| errno_of(&e))?;
+            DaxDevice::open(&self.entry.device, Access::ReadWrite).map_err(|e| Errno::from(&e))?;
         let set = Arc::new(DeviceSet::new(Arc::new(primary), self.entry.fs_uuid));
         set.add_candidates(self.entry.secondary_devices());
         *g = Some(set.clone());
@@ -422,7 +421,7 @@ impl Mount {
         };
         let slot = &node.data[usize::from(writable)];
         if let Some(f) = slot.get() {
-            f.check_health()?;
+            super::sys(f.check_health())?;
             return Ok(Some(f));
         }
         if let Some(why) = error {
@@ -495,7 +494,7 @@ impl Mount {
     pub fn usage(&self) -> SysResult<(u64, u64, u64, u64)> {
         self.with_fs(|fs| {
             let bm = fs.replay().bitmap(0).ok_or(Errno::EIO)?;
-            let h = fs.log_header().map_err(|e| errno_of(&e))?;
+            let h = fs.log_header().map_err(|e| Errno::from(&e))?;
             Ok((
                 fs.device().size(),
                 bm.free_bytes(),
@@ -506,20 +505,23 @@ impl Mount {
     }
 
     /// Creates directory `rel` through the log (this host must be the
-    /// master), then replays it here.
+    /// master), with the mount's own file system switched to its
+    /// read-write devices: nothing is opened or replayed a second time.
     pub fn mkdir(&self, rel: &str, meta: Meta) -> SysResult<()> {
-        let mut fs = Famfs::open(&self.entry.device, Access::ReadWrite).map_err(|e| {
-            tracing::debug!(error = %e, "mkdir: cannot open the device read-write");
-            errno_of(&e)
-        })?;
+        let rw = self.rw_devices()?;
+        self.with_fs(|_| Ok(()))?;
+        let mut g = self.fs.write();
+        let fs = g.as_mut().ok_or(Errno::EIO)?;
+        if fs.device().access() != Access::ReadWrite {
+            fs.use_devices(rw).map_err(|e| {
+                tracing::debug!(error = %e, "mkdir: cannot use the read-write devices");
+                Errno::from(&e)
+            })?;
+        }
         fs.mkdir(rel, meta, None).map_err(|e| {
             tracing::debug!(error = %e, "mkdir refused");
-            match e {
-                famfs_core::Error::NotMaster { .. } => Errno::EPERM,
-                e => errno_of(&e),
-            }
+            Errno::from(&e)
         })?;
-        self.refresh()?;
         Ok(())
     }
 

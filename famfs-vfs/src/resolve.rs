@@ -53,38 +53,7 @@ impl FamfsPath<'_> {
     }
 }
 
-/// Lexical normalisation on bytes, as [`famfs_core::path::normalize`] but
-/// without building `Path` components: `path` taken from `base` (absolute,
-/// normalised) unless absolute; `.` dropped, `..` pops a component (and
-/// stays at `/`), repeated and trailing slashes folded.
-///
-/// Example: base `/mnt/famfs/a`, path `../b//./c/` gives `/mnt/famfs/b/c`.
-pub fn normalize(base: &[u8], path: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(base.len() + path.len() + 1);
-    let push = |out: &mut Vec<u8>, comp: &[u8]| match comp {
-        b"" | b"." => {}
-        b".." => {
-            let cut = out.iter().rposition(|&c| c == b'/').unwrap_or(0);
-            out.truncate(cut);
-        }
-        c => {
-            out.push(b'/');
-            out.extend_from_slice(c);
-        }
-    };
-    if path.first() != Some(&b'/') {
-        for comp in base.split(|&c| c == b'/') {
-            push(&mut out, comp);
-        }
-    }
-    for comp in path.split(|&c| c == b'/') {
-        push(&mut out, comp);
-    }
-    if out.is_empty() {
-        out.push(b'/');
-    }
-    out
-}
+pub use famfs_core::path::normalize_bytes as normalize;
 
 /// Where byte `b` first occurs in `hay`: libc's vectorised memchr, since
 /// this scan runs on every path the shim sees.
@@ -211,23 +180,7 @@ impl Vfs {
     /// The mount holding absolute normalised `abs` and where the path
     /// within it starts in `abs`.
     fn mount_at(&self, abs: &[u8]) -> Option<(&Arc<Mount>, usize)> {
-        // The longest mount point wins (a mount inside another's path).
-        let mut best: Option<(&Arc<Mount>, usize)> = None;
-        for m in &self.mounts {
-            let mp = m.mountpoint.as_bytes();
-            let Some(rest) = abs.strip_prefix(mp) else {
-                continue;
-            };
-            let start = match rest {
-                [] => mp.len(),
-                [b'/', ..] => mp.len() + 1,
-                _ => continue,
-            };
-            if best.map_or(true, |(b, _)| b.mountpoint.len() < mp.len()) {
-                best = Some((m, start));
-            }
-        }
-        best
+        famfs_core::mounts::longest_mount(&self.mounts, |m| m.mountpoint.as_bytes(), abs)
     }
 
     /// `x/..` is only the parent of `x` if `x` is a directory: the kernel

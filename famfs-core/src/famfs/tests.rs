@@ -273,7 +273,13 @@ fn file_io_reads_writes_and_never_extends() {
     assert_eq!(io.read(5000, &mut buf).unwrap(), 0);
     assert_eq!(io.read(1 << 40, &mut buf).unwrap(), 0);
     assert_eq!(io.write(4999, b"xy").unwrap(), 1);
-    assert_eq!(io.write(5000, b"xy").unwrap(), 0);
+    assert!(matches!(
+        io.write(5000, b"xy"),
+        Err(Error::FileTooBig {
+            offset: 5000,
+            size: 5000
+        })
+    ));
     assert!(matches!(
         f.file_io(f.lookup("").unwrap().ino),
         Err(Error::IsADirectory(_))

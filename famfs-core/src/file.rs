@@ -1,0 +1,278 @@
+//! One file's bytes: its fmap over its devices, the only way any front end
+//! (the CLI, the shim, FUSE) reads or writes file data.
+//!
+//! Each access walks the fmap into device pieces ([`Fmap::pieces`]), bounded
+//! by the file size, checks each device's error state and, on a simulated
+//! region that carries a poison list ([`crate::poison`]), each piece against
+//! it, then copies through [`DaxDevice::read_at`] / [`DaxDevice::write_at`],
+//! which survive a memory error (SIGBUS) and report it as
+//! [`Error::DeviceMemory`]. A device that faulted is marked in its
+//! [`DeviceHealth`], and every later access to a file on it fails the same
+//! way, as the kernel fails a dax device after a memory error.
+
+use crate::dax::{Access, DaxDevice, DeviceKind};
+use crate::error::{Error, Result};
+use crate::fmap::{Fmap, Piece};
+use crate::memerr::DeviceHealth;
+use crate::poison;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+use std::sync::Arc;
+
+/// One device a file uses: its mapping and its error state.
+struct FileDevice {
+    dev: Arc<DaxDevice>,
+    health: Arc<DeviceHealth>,
+}
+
+/// One file's bytes: its fmap over mapped devices. Reads and writes copy
+/// straight between the mappings and the caller's buffer, bounded by the
+/// file size, with no lock, allocation or system call.
+pub struct FileData {
+    /// Indexed by device index; None for devices the file does not use.
+    devices: Vec<Option<FileDevice>>,
+    fmap: Fmap,
+    size: u64,
+}
+
+impl std::fmt::Debug for FileData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileData")
+            .field("size", &self.size)
+            .field("fmap", &self.fmap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileData {
+    /// A file of `size` bytes at `fmap`, given every device the fmap uses
+    /// as (index, mapping, error state). The fmap must have been validated
+    /// against the devices (replay does).
+    pub fn new(used: Vec<(u32, Arc<DaxDevice>, Arc<DeviceHealth>)>, fmap: Fmap, size: u64) -> Self {
+        let mut devices: Vec<Option<FileDevice>> = Vec::new();
+        for (index, dev, health) in used {
+            let i = index as usize;
+            if devices.len() <= i {
+                devices.resize_with(i + 1, || None);
+            }
+            devices[i] = Some(FileDevice { dev, health });
+        }
+        FileData {
+            devices,
+            fmap,
+            size,
+        }
+    }
+
+    /// The file size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The file's map.
+    pub fn fmap(&self) -> &Fmap {
+        &self.fmap
+    }
+
+    /// The mapping of device `index`, if the file uses it.
+    pub fn device(&self, index: u32) -> Option<&Arc<DaxDevice>> {
+        Some(&self.devices.get(index as usize)?.as_ref()?.dev)
+    }
+
+    /// Fails if any device the file uses is in error.
+    pub fn check_health(&self) -> Result<()> {
+        for d in self.devices.iter().flatten() {
+            d.health.check().map_err(|errno| Error::DeviceFailed {
+                path: d.dev.path().to_path_buf(),
+                errno: errno as i32,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The device of a piece, after a bounds check of the piece.
+    fn device_of(&self, p: &Piece) -> Result<&FileDevice> {
+        let d = self
+            .devices
+            .get(p.devindex as usize)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
+                Error::InvalidFmap(format!("device index {} is not open", p.devindex))
+            })?;
+        if p.offset
+            .checked_add(p.len)
+            .map_or(true, |e| e > d.dev.size())
+        {
+            return Err(Error::OutOfBounds {
+                offset: p.offset,
+                len: p.len,
+                size: d.dev.size(),
+            });
+        }
+        Ok(d)
+    }
+
+    /// Marks the device of a failed copy in error and passes the error on.
+    fn fault(d: &FileDevice, e: Error) -> Error {
+        if let Error::DeviceMemory { poisoned, .. } = &e {
+            d.health.mark(if *poisoned {
+                nix::errno::Errno::EHWPOISON
+            } else {
+                nix::errno::Errno::EIO
+            });
+        }
+        e
+    }
+
+    /// The state of every device the file uses, checked once per access:
+    /// an error if one is marked in error, else whether any of their
+    /// regions carries a simulated poison list, in which case each piece
+    /// must be checked against it ([`Self::check_poison`]). Devdax memory
+    /// reports its errors by SIGBUS instead.
+    fn check_devices(&self) -> Result<bool> {
+        self.check_health()?;
+        let mut poisoned = false;
+        for d in self.devices.iter().flatten() {
+            if d.dev.kind() != DeviceKind::Simulated
+                || d.dev.size() < poison::TABLE_OFFSET + poison::HEADER_LEN as u64
+            {
+                continue;
+            }
+            let mut hdr = [0u8; poison::HEADER_LEN];
+            d.dev
+                .read_at(poison::TABLE_OFFSET, &mut hdr)
+                .map_err(|e| Self::fault(d, e))?;
+            poisoned |= poison::header_has_poison(&hdr);
+        }
+        Ok(poisoned)
+    }
+
+    /// Fails with [`Error::MemoryError`] (EHWPOISON), marking the device,
+    /// when piece `p` overlaps its region's poison list.
+    fn check_poison(d: &FileDevice, p: &Piece) -> Result<()> {
+        if poison::hit(&d.dev, p.offset, p.len).unwrap_or(true) {
+            d.health.mark(nix::errno::Errno::EHWPOISON);
+            return Err(Error::MemoryError {
+                index: p.devindex,
+                offset: p.offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// The device pieces backing `[off, off + len)` of the file's
+    /// allocation, each with its device, for mmap: each piece is
+    /// bounds-checked and checked against the poison list, as a read is,
+    /// since a mapping hands out the memory without copying it.
+    pub fn map_pieces(&self, off: u64, len: u64) -> Result<Vec<(Piece, &Arc<DaxDevice>)>> {
+        let poisoned = self.check_devices()?;
+        self.fmap
+            .pieces(self.fmap.allocated_bytes(), off, len)
+            .map(|p| {
+                let d = self.device_of(&p)?;
+                if poisoned {
+                    Self::check_poison(d, &p)?;
+                }
+                Ok((p, &d.dev))
+            })
+            .collect()
+    }
+
+    /// Copies up to `buf.len()` bytes at `off` into `buf`: 0 at or past EOF.
+    pub fn read(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
+        let poisoned = self.check_devices()?;
+        let mut done = 0usize;
+        for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
+            let d = self.device_of(&p)?;
+            if poisoned {
+                Self::check_poison(d, &p)?;
+            }
+            let n = p.len as usize;
+            d.dev
+                .read_at(p.offset, &mut buf[done..done + n])
+                .map_err(|e| Self::fault(d, e))?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Writes `data` at `off` in place, writing each piece back from the
+    /// CPU caches. Never extends the file: a write that crosses EOF writes
+    /// what fits; one at or past EOF fails with [`Error::FileTooBig`]
+    /// (EFBIG). The devices must be mapped read-write.
+    pub fn write(&self, off: u64, data: &[u8]) -> Result<usize> {
+        let poisoned = self.check_devices()?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        if off >= self.size {
+            return Err(Error::FileTooBig {
+                offset: off,
+                size: self.size,
+            });
+        }
+        let mut done = 0usize;
+        for p in self.fmap.pieces(self.size, off, data.len() as u64) {
+            let d = self.device_of(&p)?;
+            if poisoned {
+                Self::check_poison(d, &p)?;
+            }
+            let n = p.len as usize;
+            d.dev
+                .write_at(p.offset, &data[done..done + n])
+                .map_err(|e| Self::fault(d, e))?;
+            d.dev.write_back(p.offset, p.len)?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Fills `[off, off + len)` (cut at EOF) straight from `src` at its
+    /// current offset, piece by piece ([`DaxDevice::read_from`]: the kernel
+    /// copies into the device, no buffer), writing each piece back. Returns
+    /// the count: short if `src` ended first.
+    pub fn fill_from(
+        &self,
+        off: u64,
+        len: u64,
+        src: BorrowedFd<'_>,
+        src_name: &Path,
+    ) -> Result<u64> {
+        let poisoned = self.check_devices()?;
+        let mut done = 0;
+        for p in self.fmap.pieces(self.size, off, len) {
+            let d = self.device_of(&p)?;
+            if poisoned {
+                Self::check_poison(d, &p)?;
+            }
+            let n = d.dev.read_from(p.offset, p.len, src, src_name)?;
+            d.dev.write_back(p.offset, n)?;
+            done += n;
+            if n < p.len {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Zeroes the whole file, leaving already-zero pages untouched so a
+    /// sparse simulated region stays sparse.
+    pub fn zero(&self) -> Result<()> {
+        self.check_health()?;
+        for p in self.fmap.pieces(self.size, 0, self.size) {
+            let d = self.device_of(&p)?;
+            d.dev
+                .zero_range(p.offset, p.len)
+                .map_err(|e| Self::fault(d, e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether every device of the file is mapped read-write.
+    pub fn writable(&self) -> bool {
+        self.devices
+            .iter()
+            .flatten()
+            .all(|d| d.dev.access() == Access::ReadWrite)
+    }
+}
