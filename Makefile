@@ -18,7 +18,7 @@ release:
 demo: release
 	bash scripts/demo.sh $(DEMO_DIR)
 
-# The performance table of issue 6 (docs/performance.md): famfs through the
+# The performance table (docs/performance.md): famfs through the
 # shim against memcpy and tmpfs, side by side, on a region under target/bench.
 # BENCH_ARGS=--quick for a smoke run, --keep to keep the region.
 bench: release

@@ -1,4 +1,4 @@
-//! Concurrent writers on one host (issue 5, item 4).
+//! Concurrent writers on one host.
 //!
 //! Eight `famfs cp` processes start at once, each copying 200 host files of
 //! mixed sizes (1 byte to a few MiB) into the same mount point; half of them

@@ -1,4 +1,4 @@
-//! The corruption matrix (issue 5, item 1). Each case damages one thing —
+//! The corruption matrix. Each case damages one thing —
 //! a superblock field, a log header field, or one field of one log entry,
 //! built with famfs-core's format code and resealed where the structure
 //! has a CRC, so that the check aimed at is the one that fires — on a small

@@ -1,4 +1,4 @@
-//! Crash consistency (issue 5, item 3): writers that die mid-append never
+//! Crash consistency: writers that die mid-append never
 //! leave an inconsistent file system.
 //!
 //! Each trial runs one real writer (`famfs cp` of several files, `famfs

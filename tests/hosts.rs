@@ -1,4 +1,4 @@
-//! Several hosts on one region (issue 5, item 5): one master and three
+//! Several hosts on one region: one master and three
 //! clients, each with its own system uuid (`FAMFS_SYSTEM_UUID_FILE`) and
 //! mount table, all mounting the same simulated region.
 //!

@@ -1,4 +1,4 @@
-//! Isolation (issue 5, item 7): nothing done through the shim to one file
+//! Isolation: nothing done through the shim to one file
 //! ever touches a byte outside that file's own extents.
 //!
 //! A 128 MiB region holds files of awkward sizes (1 byte, 4095 bytes,

@@ -1,4 +1,4 @@
-//! Resource limits (issue 5, item 8): descriptor exhaustion under the shim
+//! Resource limits: descriptor exhaustion under the shim
 //! (`tests/c/fd_limits.c`, with RLIMIT_NOFILE lowered). The first famfs
 //! call when the table is full, opens until the table is full, and opendir,
 //! fopen and dup then, all fail with EMFILE and the process carries on;

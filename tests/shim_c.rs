@@ -5,7 +5,7 @@
 //! copy_file_range/sendfile/splice, size changes, cwd and path forms, mkdir,
 //! the refused namespace changes, threads, fork and exec, and coherence with
 //! files the CLI creates meanwhile) and checks results and exact errnos
-//! against issue 3's semantics.
+//! against the semantics docs/shim.md states.
 //!
 //! The test compiles the program with `cc` (`$CC` overrides), builds a region
 //! with the famfs CLI (`famfs cp` of a host tree, `famfs mkdir`), and runs the

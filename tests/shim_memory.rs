@@ -1,4 +1,4 @@
-//! The shim's memory for a full log (issue 5, item 8).
+//! The shim's memory for a full log.
 //!
 //! A 32 GiB sparse region whose 8 MiB log holds all 15420 entries: 20
 //! directories and 15400 files (one 2 MiB unit each), appended through the

@@ -1160,7 +1160,7 @@ os.close(fd)
 print(json.dumps(r))
 "#;
 
-/// MAP_PRIVATE + PROT_WRITE of a read-only famfs fd: the issue's "MAP_PRIVATE
+/// MAP_PRIVATE + PROT_WRITE of a read-only famfs fd: "MAP_PRIVATE
 /// gives copy-on-write of the same bytes"; the kernel allows it on O_RDONLY.
 #[test]
 fn python_mmap_private_is_copy_on_write() {

@@ -132,9 +132,14 @@ impl OwnerArgs {
     /// Metadata for a new node whose mode defaults to `default_mode`.
     pub fn meta(&self, default_mode: u32) -> Meta {
         Meta {
-            // SAFETY: geteuid/getegid cannot fail and have no preconditions.
-            uid: self.uid.unwrap_or_else(|| unsafe { libc::geteuid() }),
-            gid: self.gid.unwrap_or_else(|| unsafe { libc::getegid() }),
+            uid: self.uid.unwrap_or_else(|| {
+                // SAFETY: geteuid cannot fail and has no preconditions.
+                unsafe { libc::geteuid() }
+            }),
+            gid: self.gid.unwrap_or_else(|| {
+                // SAFETY: getegid cannot fail and has no preconditions.
+                unsafe { libc::getegid() }
+            }),
             mode: mode::effective(self.mode, default_mode),
         }
     }

@@ -902,7 +902,7 @@ mod tests {
         let at = ((res as usize + MIB2 as usize - 1) & !(MIB2 as usize - 1)) as *mut libc::c_void;
         let page = 4096u64;
         use nix::errno::Errno;
-        // SAFETY (all calls below): `at .. at + 2 MiB` lies inside our reservation.
+        // SAFETY: `at .. at + 2 MiB` lies inside our reservation (every call below).
         unsafe {
             assert_eq!(
                 dev.map_fixed(at, 4096, MIB2, libc::PROT_READ),

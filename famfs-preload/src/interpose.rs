@@ -1,4 +1,4 @@
-//! The interposition mechanism: [`hooks!`](crate::hooks!) exports C
+//! The interposition mechanism: [`interpose!`] exports C
 //! functions under libc's names, each a Rust body that may call the next
 //! definition of its own symbol (libc's) as a plain closure.
 //!
@@ -87,29 +87,38 @@ impl Next {
 /// Declares interposed C functions (see the module documentation):
 ///
 /// ```ignore
-/// hooks! {
-///     /// The open family.
+/// interpose! {
 ///     fn open | open64 (path: *const c_char, flags: c_int, mode: mode_t) -> c_int, real {
 ///         open_famfs(libc::AT_FDCWD, path, flags, |p| real(p, flags, mode))
 ///     }
-///     fn mmap (a: *mut c_void, ..) -> *mut c_void, real, fail = libc::MAP_FAILED { .. }
+///     fn mmap (a: *mut c_void, ..) -> *mut c_void, real, fail(libc::MAP_FAILED) { .. }
 /// }
 /// ```
-#[macro_export]
-macro_rules! hooks {
+macro_rules! interpose {
     ($(
-        $(#[$meta:meta])*
         fn $($name:ident)|+ ( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty, $real:ident
-            $(, fail = $fail:expr)? $body:block
-    )*) => {$($(
-        $(#[$meta])*
+            $(, fail($fail:expr))? $body:block
+    )*) => {$(
+        $crate::interpose::interpose!(
+            @family [$($name)+] ($($arg: $ty),*) -> $ret, $real, [$($fail)?] $body
+        );
+    )*};
+    (@family [$($name:ident)+] $args:tt -> $ret:ty, $real:ident, $fail:tt $body:block) => {$(
+        $crate::interpose::interpose!(@one $name $args -> $ret, $real, $fail $body);
+    )+};
+    (@one $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty, $real:ident, [$($fail:expr)?] $body:block) => {
+        #[doc = concat!("`", stringify!($name), "` as libc declares it, served by famfs for famfs paths and descriptors.")]
+        ///
+        /// # Safety
+        /// As for the C function of the same name: the caller passes the
+        /// arguments its contract requires.
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             static NEXT: $crate::interpose::Next = $crate::interpose::Next::new(
                 // SAFETY: the literal ends in the NUL concat! adds.
                 unsafe { ::std::ffi::CStr::from_bytes_with_nul_unchecked(concat!(stringify!($name), "\0").as_bytes()) },
             );
-            let fail: $ret = $crate::hooks!(@fail $ret $(, $fail)?);
+            let fail: $ret = $crate::interpose::interpose!(@fail $ret $(, $fail)?);
             #[allow(unused_variables)]
             let $real = move |$($arg: $ty),*| -> $ret {
                 match NEXT.get() {
@@ -137,7 +146,9 @@ macro_rules! hooks {
                 }
             }
         }
-    )+)*};
+    };
     (@fail $ret:ty) => { <$ret as $crate::interpose::CFail>::FAIL };
     (@fail $ret:ty, $fail:expr) => { $fail };
 }
+
+pub(crate) use interpose;

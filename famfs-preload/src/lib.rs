@@ -9,6 +9,7 @@
 //! `FAMFS_LOG=debug` traces the famfs calls to stderr.
 
 pub mod hooks;
+pub mod interpose;
 pub mod shim;
 
 /// Runs when the library loads, before `main`: brings up the shim so that

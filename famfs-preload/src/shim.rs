@@ -182,6 +182,63 @@ pub fn hook_errno(f: impl FnOnce(&'static Vfs) -> Flow<()>, real: impl FnOnce() 
     }
 }
 
+/// A path argument of a hooked C function: the caller's pointer, passed
+/// on to libc untouched, and its bytes unless it is NULL.
+#[derive(Clone, Copy)]
+pub struct CPath<'a> {
+    /// The caller's pointer.
+    pub ptr: *const libc::c_char,
+    /// The string it points to (without the NUL), None for NULL.
+    pub bytes: Option<&'a [u8]>,
+}
+
+impl CPath<'_> {
+    /// Reads the path argument `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must be NULL or a NUL-terminated string that stays valid and
+    /// unchanged for the call (every path-taking C function's contract).
+    pub unsafe fn new(ptr: *const libc::c_char) -> Self {
+        CPath {
+            ptr,
+            // SAFETY: forwarded contract.
+            bytes: unsafe { cstr(ptr) },
+        }
+    }
+}
+
+/// An output argument of a hooked C function (a `struct stat *` and the
+/// like): written once when famfs serves the call.
+pub struct COut<T>(*mut T);
+
+impl<T> Clone for COut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for COut<T> {}
+
+impl<T> COut<T> {
+    /// The output argument `p`.
+    ///
+    /// # Safety
+    /// `p` must be NULL or valid for writes of one `T` for the call.
+    pub unsafe fn new(p: *mut T) -> Self {
+        COut(p)
+    }
+
+    /// Stores `v` and returns 0, or EFAULT for NULL.
+    pub fn put(self, v: T) -> SysResult<libc::c_int> {
+        if self.0.is_null() {
+            return Err(nix::errno::Errno::EFAULT);
+        }
+        // SAFETY: non-NULL, so valid for one write (the constructor's contract).
+        unsafe { self.0.write(v) };
+        Ok(0)
+    }
+}
+
 /// The C string at `p` as bytes (None for NULL).
 ///
 /// # Safety

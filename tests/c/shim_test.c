@@ -1,7 +1,7 @@
 /*
  * shim_test.c: a C program that calls every entry point libfamfs.so hooks
- * (issue 3, "Entry points to cover") on famfs paths, and checks results and
- * exact errnos against the issue's "Semantics" section.
+ * on famfs paths, and checks results and exact errnos against the
+ * semantics docs/shim.md states.
  *
  * Usage:
  *   shim_test MOUNTPOINT HOSTDIR [AREA...]   run the checks (all areas if none)

@@ -3,16 +3,19 @@
 //! changes: EPERM).
 
 use super::{with_fd, with_path};
+use crate::interpose::interpose;
+use crate::shim::CPath;
 use crate::shim::{self, Flow};
 use famfs_vfs::{FamfsPath, SysResult, Vfs};
 use libc::{c_char, c_int, gid_t, mode_t, size_t, timespec, uid_t};
 use nix::errno::Errno;
-use redhook::{hook, real};
 
-hook! {
-    unsafe fn chdir(path: *const c_char) -> c_int => famfs_chdir {
+interpose! {
+    fn chdir(path: *const c_char) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as chdir(3) requires.
+        let path = unsafe { CPath::new(path) };
         with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.chdir(&fp).map(|_| 0), |p| {
-            let r = real!(chdir)(p);
+            let r = real(p);
             if r == 0 {
                 shim::hook(|vfs| { vfs.left_famfs_cwd(); Flow::Done(Ok(())) }, || (), ());
             }
@@ -21,10 +24,10 @@ hook! {
     }
 }
 
-hook! {
-    unsafe fn fchdir(fd: c_int) -> c_int => famfs_fchdir {
+interpose! {
+    fn fchdir(fd: c_int) -> c_int, real {
         with_fd(fd, -1, |vfs, of| vfs.fchdir(of).map(|_| 0), || {
-            let r = real!(fchdir)(fd);
+            let r = real(fd);
             if r == 0 {
                 shim::hook(|vfs| { vfs.left_famfs_cwd(); Flow::Done(Ok(())) }, || (), ());
             }
@@ -65,27 +68,27 @@ fn copy_path_out(s: &str, buf: *mut c_char, size: size_t) -> SysResult<*mut c_ch
     Ok(out)
 }
 
-hook! {
-    unsafe fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char => famfs_getcwd {
+interpose! {
+    fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char, real {
         shim::hook(
             |vfs| match vfs.famfs_cwd() {
                 None => Flow::Pass,
                 Some(c) => Flow::Done(copy_path_out(&c, buf, size)),
             },
-            || real!(getcwd)(buf, size),
+            || real(buf, size),
             std::ptr::null_mut(),
         )
     }
 }
 
-hook! {
-    unsafe fn get_current_dir_name() -> *mut c_char => famfs_get_current_dir_name {
+interpose! {
+    fn get_current_dir_name() -> *mut c_char, real {
         shim::hook(
             |vfs| match vfs.famfs_cwd() {
                 None => Flow::Pass,
                 Some(c) => Flow::Done(copy_path_out(&c, std::ptr::null_mut(), 0)),
             },
-            || real!(get_current_dir_name)(),
+            real,
             std::ptr::null_mut(),
         )
     }
@@ -109,27 +112,35 @@ fn realpath_famfs(vfs: &Vfs, fp: FamfsPath, out: *mut c_char) -> SysResult<*mut 
     )
 }
 
-hook! {
-    unsafe fn realpath(path: *const c_char, out: *mut c_char) -> *mut c_char => famfs_realpath {
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| realpath_famfs(vfs, fp, out), |p| real!(realpath)(p, out))
+interpose! {
+    fn realpath(path: *const c_char, out: *mut c_char) -> *mut c_char, real {
+        // SAFETY: `path` is NULL or a C string, as realpath(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| realpath_famfs(vfs, fp, out), |p| real(p, out))
     }
 }
 
-hook! {
-    unsafe fn canonicalize_file_name(path: *const c_char) -> *mut c_char => famfs_canonicalize_file_name {
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| realpath_famfs(vfs, fp, std::ptr::null_mut()), |p| real!(canonicalize_file_name)(p))
+interpose! {
+    fn canonicalize_file_name(path: *const c_char) -> *mut c_char, real {
+        // SAFETY: `path` is NULL or a C string, as canonicalize_file_name(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| realpath_famfs(vfs, fp, std::ptr::null_mut()), real)
     }
 }
 
-hook! {
-    unsafe fn mkdir(path: *const c_char, mode: mode_t) -> c_int => famfs_mkdir {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.mkdir(&fp, mode).map(|_| 0), |p| real!(mkdir)(p, mode))
+interpose! {
+    fn mkdir(path: *const c_char, mode: mode_t) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as mkdir(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.mkdir(&fp, mode).map(|_| 0), |p| real(p, mode))
     }
 }
 
-hook! {
-    unsafe fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int => famfs_mkdirat {
-        with_path(dirfd, path, -1, |vfs, fp| vfs.mkdir(&fp, mode).map(|_| 0), |p| real!(mkdirat)(dirfd, p, mode))
+interpose! {
+    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as mkdirat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(dirfd, path, -1, |vfs, fp| vfs.mkdir(&fp, mode).map(|_| 0), |p| real(dirfd, p, mode))
     }
 }
 
@@ -147,150 +158,172 @@ fn refuse_new(_vfs: &Vfs, _fp: FamfsPath) -> SysResult<c_int> {
 }
 
 /// Two-path calls: famfs on either side is refused.
-///
-/// # Safety
-/// Both paths must be NULL or valid C strings.
-unsafe fn two_paths(
+fn two_paths(
     d1: c_int,
-    p1: *const c_char,
+    p1: CPath<'_>,
     d2: c_int,
-    p2: *const c_char,
+    p2: CPath<'_>,
     real: impl FnOnce(*const c_char, *const c_char) -> c_int,
 ) -> c_int {
-    // SAFETY: forwarded contract; `q1` lives while the closure runs.
-    unsafe {
-        with_path(d1, p1, -1, refuse, |q1| {
-            with_path(d2, p2, -1, refuse_new, |q2| real(q1, q2))
-        })
+    with_path(d1, p1, -1, refuse, |q1| {
+        with_path(d2, p2, -1, refuse_new, |q2| real(q1, q2))
+    })
+}
+
+interpose! {
+    fn unlink(path: *const c_char) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as unlink(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, refuse, real)
     }
 }
 
-hook! {
-    unsafe fn unlink(path: *const c_char) -> c_int => famfs_unlink {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(unlink)(p))
+interpose! {
+    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as unlinkat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(dirfd, path, -1, refuse, |p| real(dirfd, p, flags))
     }
 }
 
-hook! {
-    unsafe fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int => famfs_unlinkat {
-        with_path(dirfd, path, -1, refuse, |p| real!(unlinkat)(dirfd, p, flags))
+interpose! {
+    fn rmdir(path: *const c_char) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as rmdir(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, refuse, real)
     }
 }
 
-hook! {
-    unsafe fn rmdir(path: *const c_char) -> c_int => famfs_rmdir {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(rmdir)(p))
+interpose! {
+    fn rename(old: *const c_char, new: *const c_char) -> c_int, real {
+        // SAFETY: both paths are NULL or C strings, as the call requires.
+        let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
+        two_paths(libc::AT_FDCWD, old, libc::AT_FDCWD, new, real)
     }
 }
 
-hook! {
-    unsafe fn rename(old: *const c_char, new: *const c_char) -> c_int => famfs_rename {
-        two_paths(libc::AT_FDCWD, old, libc::AT_FDCWD, new, |a, b| real!(rename)(a, b))
+interpose! {
+    fn renameat(d1: c_int, old: *const c_char, d2: c_int, new: *const c_char) -> c_int, real {
+        // SAFETY: both paths are NULL or C strings, as the call requires.
+        let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
+        two_paths(d1, old, d2, new, |a, b| real(d1, a, d2, b))
     }
 }
 
-hook! {
-    unsafe fn renameat(d1: c_int, old: *const c_char, d2: c_int, new: *const c_char) -> c_int => famfs_renameat {
-        two_paths(d1, old, d2, new, |a, b| real!(renameat)(d1, a, d2, b))
+interpose! {
+    fn renameat2(d1: c_int, old: *const c_char, d2: c_int, new: *const c_char, flags: libc::c_uint) -> c_int, real {
+        // SAFETY: both paths are NULL or C strings, as the call requires.
+        let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
+        two_paths(d1, old, d2, new, |a, b| real(d1, a, d2, b, flags))
     }
 }
 
-hook! {
-    unsafe fn renameat2(d1: c_int, old: *const c_char, d2: c_int, new: *const c_char, flags: libc::c_uint) -> c_int => famfs_renameat2 {
-        two_paths(d1, old, d2, new, |a, b| real!(renameat2)(d1, a, d2, b, flags))
+interpose! {
+    fn link(old: *const c_char, new: *const c_char) -> c_int, real {
+        // SAFETY: both paths are NULL or C strings, as the call requires.
+        let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
+        two_paths(libc::AT_FDCWD, old, libc::AT_FDCWD, new, real)
     }
 }
 
-hook! {
-    unsafe fn link(old: *const c_char, new: *const c_char) -> c_int => famfs_link {
-        two_paths(libc::AT_FDCWD, old, libc::AT_FDCWD, new, |a, b| real!(link)(a, b))
+interpose! {
+    fn linkat(d1: c_int, old: *const c_char, d2: c_int, new: *const c_char, flags: c_int) -> c_int, real {
+        // SAFETY: both paths are NULL or C strings, as the call requires.
+        let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
+        two_paths(d1, old, d2, new, |a, b| real(d1, a, d2, b, flags))
     }
 }
 
-hook! {
-    unsafe fn linkat(d1: c_int, old: *const c_char, d2: c_int, new: *const c_char, flags: c_int) -> c_int => famfs_linkat {
-        two_paths(d1, old, d2, new, |a, b| real!(linkat)(d1, a, d2, b, flags))
-    }
-}
-
-hook! {
-    unsafe fn symlink(target: *const c_char, new: *const c_char) -> c_int => famfs_symlink {
+interpose! {
+    fn symlink(target: *const c_char, new: *const c_char) -> c_int, real {
+        // SAFETY: `new` is NULL or a C string, as symlink(3) requires.
+        let new = unsafe { CPath::new(new) };
         // The target is only text; the new name decides.
-        with_path(libc::AT_FDCWD, new, -1, refuse_new, |p| real!(symlink)(target, p))
+        with_path(libc::AT_FDCWD, new, -1, refuse_new, |p| real(target, p))
     }
 }
 
-hook! {
-    unsafe fn symlinkat(target: *const c_char, dirfd: c_int, new: *const c_char) -> c_int => famfs_symlinkat {
-        with_path(dirfd, new, -1, refuse_new, |p| real!(symlinkat)(target, dirfd, p))
+interpose! {
+    fn symlinkat(target: *const c_char, dirfd: c_int, new: *const c_char) -> c_int, real {
+        // SAFETY: `new` is NULL or a C string, as symlinkat(3) requires.
+        let new = unsafe { CPath::new(new) };
+        with_path(dirfd, new, -1, refuse_new, |p| real(target, dirfd, p))
     }
 }
 
-hook! {
-    unsafe fn chmod(path: *const c_char, mode: mode_t) -> c_int => famfs_chmod {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(chmod)(p, mode))
+interpose! {
+    fn chmod(path: *const c_char, mode: mode_t) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as chmod(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real(p, mode))
     }
 }
 
-hook! {
-    unsafe fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int => famfs_fchmodat {
-        with_path(dirfd, path, -1, refuse, |p| real!(fchmodat)(dirfd, p, mode, flags))
+interpose! {
+    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as fchmodat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(dirfd, path, -1, refuse, |p| real(dirfd, p, mode, flags))
     }
 }
 
-hook! {
-    unsafe fn fchmod(fd: c_int, mode: mode_t) -> c_int => famfs_fchmod {
-        with_fd(fd, -1, |_, _| Err(Errno::EPERM), || real!(fchmod)(fd, mode))
+interpose! {
+    fn fchmod(fd: c_int, mode: mode_t) -> c_int, real {
+        with_fd(fd, -1, |_, _| Err(Errno::EPERM), || real(fd, mode))
     }
 }
 
-hook! {
-    unsafe fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int => famfs_chown {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(chown)(p, uid, gid))
+interpose! {
+    fn chown | lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as chown(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real(p, uid, gid))
     }
 }
 
-hook! {
-    unsafe fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int => famfs_lchown {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(lchown)(p, uid, gid))
+interpose! {
+    fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as fchownat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(dirfd, path, -1, refuse, |p| real(dirfd, p, uid, gid, flags))
     }
 }
 
-hook! {
-    unsafe fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int => famfs_fchownat {
-        with_path(dirfd, path, -1, refuse, |p| real!(fchownat)(dirfd, p, uid, gid, flags))
+interpose! {
+    fn fchown(fd: c_int, uid: uid_t, gid: gid_t) -> c_int, real {
+        with_fd(fd, -1, |_, _| Err(Errno::EPERM), || real(fd, uid, gid))
     }
 }
 
-hook! {
-    unsafe fn fchown(fd: c_int, uid: uid_t, gid: gid_t) -> c_int => famfs_fchown {
-        with_fd(fd, -1, |_, _| Err(Errno::EPERM), || real!(fchown)(fd, uid, gid))
-    }
-}
-
-hook! {
-    unsafe fn utimensat(dirfd: c_int, path: *const c_char, times: *const timespec, flags: c_int) -> c_int => famfs_utimensat {
-        if path.is_null() {
-            return with_fd(dirfd, -1, |_, _| Err(Errno::EPERM), || real!(utimensat)(dirfd, path, times, flags));
+interpose! {
+    fn utimensat(dirfd: c_int, path: *const c_char, times: *const timespec, flags: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as utimensat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        if path.bytes.is_none() {
+            return with_fd(dirfd, -1, |_, _| Err(Errno::EPERM), || real(dirfd, path.ptr, times, flags));
         }
-        with_path(dirfd, path, -1, refuse, |p| real!(utimensat)(dirfd, p, times, flags))
+        with_path(dirfd, path, -1, refuse, |p| real(dirfd, p, times, flags))
     }
 }
 
-hook! {
-    unsafe fn futimens(fd: c_int, times: *const timespec) -> c_int => famfs_futimens {
-        with_fd(fd, -1, |_, _| Err(Errno::EPERM), || real!(futimens)(fd, times))
+interpose! {
+    fn futimens(fd: c_int, times: *const timespec) -> c_int, real {
+        with_fd(fd, -1, |_, _| Err(Errno::EPERM), || real(fd, times))
     }
 }
 
-hook! {
-    unsafe fn utimes(path: *const c_char, times: *const libc::timeval) -> c_int => famfs_utimes {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(utimes)(p, times))
+interpose! {
+    fn utimes(path: *const c_char, times: *const libc::timeval) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as utimes(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real(p, times))
     }
 }
 
-hook! {
-    unsafe fn utime(path: *const c_char, times: *const libc::utimbuf) -> c_int => famfs_utime {
-        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real!(utime)(p, times))
+interpose! {
+    fn utime(path: *const c_char, times: *const libc::utimbuf) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as utime(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, refuse, |p| real(p, times))
     }
 }

@@ -7,12 +7,13 @@
 //! file's shared offset: the index of the next entry.
 
 use super::with_path;
+use crate::interpose::interpose;
+use crate::shim::CPath;
 use crate::shim::{self, Flow};
 use famfs_vfs::{DirEntry, OpenFile, SysResult, Vfs};
 use libc::{c_char, c_int, c_long, c_void, dirent, dirent64, size_t, ssize_t, DIR};
 use nix::errno::Errno;
 use parking_lot::Mutex;
-use redhook::{hook, real};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -101,20 +102,22 @@ fn open_dir(vfs: &Vfs, fp: famfs_vfs::FamfsPath) -> SysResult<*mut DIR> {
     Ok(new_stream(fd))
 }
 
-hook! {
-    unsafe fn opendir(path: *const c_char) -> *mut DIR => famfs_opendir {
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), open_dir, |p| real!(opendir)(p))
+interpose! {
+    fn opendir(path: *const c_char) -> *mut DIR, real {
+        // SAFETY: `path` is NULL or a C string, as opendir(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), open_dir, real)
     }
 }
 
-hook! {
-    unsafe fn fdopendir(fd: c_int) -> *mut DIR => famfs_fdopendir {
+interpose! {
+    fn fdopendir(fd: c_int) -> *mut DIR, real {
         super::with_fd(fd, std::ptr::null_mut(), |_, of| {
             if !of.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
             Ok(new_stream(fd))
-        }, || real!(fdopendir)(fd))
+        }, || real(fd))
     }
 }
 
@@ -152,15 +155,15 @@ fn readdir_any(d: *mut DIR, real: impl FnOnce() -> *mut dirent64) -> *mut dirent
     }
 }
 
-hook! {
-    unsafe fn readdir(d: *mut DIR) -> *mut dirent => famfs_readdir {
-        readdir_any(d, || real!(readdir)(d).cast()).cast()
+interpose! {
+    fn readdir(d: *mut DIR) -> *mut dirent, real {
+        readdir_any(d, || real(d).cast()).cast()
     }
 }
 
-hook! {
-    unsafe fn readdir64(d: *mut DIR) -> *mut dirent64 => famfs_readdir64 {
-        readdir_any(d, || real!(readdir64)(d))
+interpose! {
+    fn readdir64(d: *mut DIR) -> *mut dirent64, real {
+        readdir_any(d, || real(d))
     }
 }
 
@@ -190,25 +193,26 @@ fn readdir_r_any(
     }
 }
 
-hook! {
-    unsafe fn readdir_r(d: *mut DIR, entry: *mut dirent, result: *mut *mut dirent) -> c_int => famfs_readdir_r {
-        readdir_r_any(d, entry.cast(), result.cast(), || real!(readdir_r)(d, entry, result))
+interpose! {
+    fn readdir_r(d: *mut DIR, entry: *mut dirent, result: *mut *mut dirent) -> c_int, real {
+        readdir_r_any(d, entry.cast(), result.cast(), || real(d, entry, result))
     }
 }
 
-hook! {
-    unsafe fn readdir64_r(d: *mut DIR, entry: *mut dirent64, result: *mut *mut dirent64) -> c_int => famfs_readdir64_r {
-        readdir_r_any(d, entry, result, || real!(readdir64_r)(d, entry, result))
+interpose! {
+    fn readdir64_r(d: *mut DIR, entry: *mut dirent64, result: *mut *mut dirent64) -> c_int, real {
+        readdir_r_any(d, entry, result, || real(d, entry, result))
     }
 }
 
-hook! {
-    unsafe fn closedir(d: *mut DIR) -> c_int => famfs_closedir {
+interpose! {
+    fn closedir(d: *mut DIR) -> c_int, real {
         if ours(d).is_none() {
-            return real!(closedir)(d);
+            return real(d);
         }
         let fd = drop_stream(d);
-        libc::close(fd)
+        // SAFETY: closing the descriptor the stream owned, which is ours now.
+        unsafe { libc::close(fd) }
     }
 }
 
@@ -216,10 +220,10 @@ fn famfs_of(d: &FamfsDir) -> Option<Arc<OpenFile>> {
     shim::hook(|vfs| Flow::Done(Ok(vfs.fds.get(d.fd))), || None, None)
 }
 
-hook! {
-    unsafe fn rewinddir(d: *mut DIR) => famfs_rewinddir {
+interpose! {
+    fn rewinddir(d: *mut DIR) -> (), real {
         match ours(d) {
-            None => real!(rewinddir)(d),
+            None => real(d),
             Some(fd) => {
                 if let Some(of) = famfs_of(fd) {
                     of.drop_listing();
@@ -230,19 +234,19 @@ hook! {
     }
 }
 
-hook! {
-    unsafe fn telldir(d: *mut DIR) -> c_long => famfs_telldir {
+interpose! {
+    fn telldir(d: *mut DIR) -> c_long, real {
         match ours(d) {
-            None => real!(telldir)(d),
+            None => real(d),
             Some(fd) => famfs_of(fd).map_or(-1, |of| of.state().offset.load(Ordering::Acquire) as c_long),
         }
     }
 }
 
-hook! {
-    unsafe fn seekdir(d: *mut DIR, loc: c_long) => famfs_seekdir {
+interpose! {
+    fn seekdir(d: *mut DIR, loc: c_long) -> (), real {
         match ours(d) {
-            None => real!(seekdir)(d, loc),
+            None => real(d, loc),
             Some(fd) => {
                 if let Some(of) = famfs_of(fd) {
                     of.state().offset.store(loc.max(0) as u64, Ordering::Release);
@@ -252,10 +256,10 @@ hook! {
     }
 }
 
-hook! {
-    unsafe fn dirfd(d: *mut DIR) -> c_int => famfs_dirfd {
+interpose! {
+    fn dirfd(d: *mut DIR) -> c_int, real {
         match ours(d) {
-            None => real!(dirfd)(d),
+            None => real(d),
             Some(fd) => fd.fd,
         }
     }
@@ -295,14 +299,14 @@ fn getdents_famfs(of: &OpenFile, buf: *mut c_void, len: size_t) -> SysResult<ssi
     Ok(used as ssize_t)
 }
 
-hook! {
-    unsafe fn getdents64(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t => famfs_getdents64 {
+interpose! {
+    fn getdents64(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t, real {
         super::with_fd(fd, -1, |_, of| {
             if !of.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
             getdents_famfs(of, buf, len)
-        }, || real!(getdents64)(fd, buf, len))
+        }, || real(fd, buf, len))
     }
 }
 
@@ -342,8 +346,8 @@ fn scandir_famfs(
             p.write(std::mem::zeroed());
             fill(&mut *p, e, pos as u64);
         }
-        // SAFETY: the caller's filter takes a dirent.
         if let Some(f) = filter {
+            // SAFETY: the caller's filter takes a dirent, which `p` is.
             if unsafe { f(p as *const dirent) } == 0 {
                 // SAFETY: ours, from malloc.
                 unsafe { libc::free(p.cast()) };
@@ -383,14 +387,10 @@ fn scandir_famfs(
     Ok(out.len() as c_int)
 }
 
-hook! {
-    unsafe fn scandir(path: *const c_char, namelist: *mut *mut *mut dirent, filter: Filter, compar: Compar) -> c_int => famfs_scandir {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| scandir_famfs(vfs, fp, namelist, filter, compar), |p| real!(scandir)(p, namelist, filter, compar))
-    }
-}
-
-hook! {
-    unsafe fn scandir64(path: *const c_char, namelist: *mut *mut *mut dirent, filter: Filter, compar: Compar) -> c_int => famfs_scandir64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| scandir_famfs(vfs, fp, namelist, filter, compar), |p| real!(scandir64)(p, namelist, filter, compar))
+interpose! {
+    fn scandir | scandir64(path: *const c_char, namelist: *mut *mut *mut dirent, filter: Filter, compar: Compar) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as scandir(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| scandir_famfs(vfs, fp, namelist, filter, compar), |p| real(p, namelist, filter, compar))
     }
 }

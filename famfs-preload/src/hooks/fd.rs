@@ -1,10 +1,10 @@
 //! dup, dup2, dup3 and fcntl: the kernel duplicates the placeholder, the
 //! shim maps the new number to the same open file (one shared offset).
 
+use crate::interpose::interpose;
 use crate::shim::{self, Flow};
 use libc::{c_int, c_long};
 use nix::errno::Errno;
-use redhook::{hook, real};
 use std::sync::atomic::Ordering;
 
 /// dup2/dup3 where `old` or `new` may be famfs: the kernel does the dup,
@@ -39,13 +39,13 @@ fn dup_onto(old: c_int, new: c_int, real: impl Fn() -> c_int + Copy) -> c_int {
     )
 }
 
-hook! {
-    unsafe fn dup(old: c_int) -> c_int => famfs_dup {
+interpose! {
+    fn dup(old: c_int) -> c_int, real {
         shim::hook(
             |vfs| match vfs.fds.get(old) {
                 None => Flow::Pass,
                 Some(of) => {
-                    let r = real!(dup)(old);
+                    let r = real(old);
                     if r < 0 {
                         return Flow::Done(Err(Errno::last()));
                     }
@@ -53,21 +53,21 @@ hook! {
                     Flow::Done(Ok(r))
                 }
             },
-            || real!(dup)(old),
+            || real(old),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn dup2(old: c_int, new: c_int) -> c_int => famfs_dup2 {
-        dup_onto(old, new, || real!(dup2)(old, new))
+interpose! {
+    fn dup2(old: c_int, new: c_int) -> c_int, real {
+        dup_onto(old, new, || real(old, new))
     }
 }
 
-hook! {
-    unsafe fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int => famfs_dup3 {
-        dup_onto(old, new, || real!(dup3)(old, new, flags))
+interpose! {
+    fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int, real {
+        dup_onto(old, new, || real(old, new, flags))
     }
 }
 
@@ -138,27 +138,14 @@ fn fcntl_famfs(
     }
 }
 
-hook! {
-    unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int => famfs_fcntl {
+interpose! {
+    fn fcntl | fcntl64(fd: c_int, cmd: c_int, arg: c_long) -> c_int, real {
         shim::hook(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
-                Some(of) => Flow::Done(fcntl_famfs(vfs, of, fd, cmd, arg, || real!(fcntl)(fd, cmd, arg))),
+                Some(of) => Flow::Done(fcntl_famfs(vfs, of, fd, cmd, arg, || real(fd, cmd, arg))),
             },
-            || real!(fcntl)(fd, cmd, arg),
-            -1,
-        )
-    }
-}
-
-hook! {
-    unsafe fn fcntl64(fd: c_int, cmd: c_int, arg: c_long) -> c_int => famfs_fcntl64 {
-        shim::hook(
-            |vfs| match vfs.fds.get(fd) {
-                None => Flow::Pass,
-                Some(of) => Flow::Done(fcntl_famfs(vfs, of, fd, cmd, arg, || real!(fcntl64)(fd, cmd, arg))),
-            },
-            || real!(fcntl64)(fd, cmd, arg),
+            || real(fd, cmd, arg),
             -1,
         )
     }
@@ -166,14 +153,14 @@ hook! {
 
 // Whole-file locks: as for fcntl record locks, famfs has no kernel file to
 // lock, so a lock always succeeds.
-hook! {
-    unsafe fn flock(fd: c_int, op: c_int) -> c_int => famfs_flock {
+interpose! {
+    fn flock(fd: c_int, op: c_int) -> c_int, real {
         super::with_fd(fd, -1, |_, _| {
             if op & !(libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN | libc::LOCK_NB) != 0 {
                 return Err(Errno::EINVAL);
             }
             Ok(0)
-        }, || real!(flock)(fd, op))
+        }, || real(fd, op))
     }
 }
 
@@ -185,21 +172,21 @@ fn lockf_famfs(of: &famfs_vfs::OpenFile, cmd: c_int) -> Result<c_int, Errno> {
     }
 }
 
-hook! {
-    unsafe fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int => famfs_lockf {
-        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real!(lockf)(fd, cmd, len))
+interpose! {
+    fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int, real {
+        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real(fd, cmd, len))
     }
 }
 
-hook! {
-    unsafe fn lockf64(fd: c_int, cmd: c_int, len: libc::off64_t) -> c_int => famfs_lockf64 {
-        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real!(lockf64)(fd, cmd, len))
+interpose! {
+    fn lockf64(fd: c_int, cmd: c_int, len: libc::off64_t) -> c_int, real {
+        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real(fd, cmd, len))
     }
 }
 
 // ioctl is variadic; the argument travels in the third register either way.
-hook! {
-    unsafe fn ioctl(fd: c_int, request: libc::c_ulong, arg: *mut libc::c_void) -> c_int => famfs_ioctl {
+interpose! {
+    fn ioctl(fd: c_int, request: libc::c_ulong, arg: *mut libc::c_void) -> c_int, real {
         super::with_fd(fd, -1, |_, of| match request {
             // Bytes left to read, as for a regular file.
             libc::FIONREAD => {
@@ -213,10 +200,10 @@ hook! {
                 Ok(0)
             }
             libc::FIOCLEX | libc::FIONCLEX => {
-                let r = real!(ioctl)(fd, request, arg);
+                let r = real(fd, request, arg);
                 if r < 0 { Err(Errno::last()) } else { Ok(r) }
             }
             _ => Err(Errno::ENOTTY),
-        }, || real!(ioctl)(fd, request, arg))
+        }, || real(fd, request, arg))
     }
 }

@@ -2,11 +2,12 @@
 //! calls, and the calls that would change a file's size or sync it.
 
 use super::with_fd;
+use crate::interpose::interpose;
+use crate::shim::CPath;
 use crate::shim::{self, buf, buf_mut, Flow};
 use famfs_vfs::{OpenFile, SysResult};
 use libc::{c_int, c_uint, c_void, iovec, loff_t, off64_t, off_t, size_t, ssize_t};
 use nix::errno::Errno;
-use redhook::{hook, real};
 
 /// The iovec array as a slice.
 ///
@@ -96,138 +97,217 @@ fn fd_pwritev(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
     writev_with(iov, |b, at| of.pwrite(off + at, b))
 }
 
-hook! {
-    unsafe fn read(fd: c_int, p: *mut c_void, n: size_t) -> ssize_t => famfs_read {
-        with_fd(fd, -1, |_, of| fd_read(of, buf_mut(p, n)?), || real!(read)(fd, p, n))
+interpose! {
+    fn read(fd: c_int, p: *mut c_void, n: size_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for writes of `n` bytes, as read(2) requires.
+            let b = unsafe { buf_mut(p, n) }?;
+            fd_read(of, b)
+        }, || real(fd, p, n))
     }
 }
 
-hook! {
-    unsafe fn __read_chk(fd: c_int, p: *mut c_void, n: size_t, buflen: size_t) -> ssize_t => famfs_read_chk {
+interpose! {
+    fn __read_chk(fd: c_int, p: *mut c_void, n: size_t, buflen: size_t) -> ssize_t, real {
         if n > buflen {
-            libc::abort();
+            // SAFETY: abort has no preconditions (the fortified check failed).
+            unsafe { libc::abort() };
         }
-        with_fd(fd, -1, |_, of| fd_read(of, buf_mut(p, n)?), || real!(__read_chk)(fd, p, n, buflen))
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for writes of `n` bytes, as __read_chk(2) requires.
+            let b = unsafe { buf_mut(p, n) }?;
+            fd_read(of, b)
+        }, || real(fd, p, n, buflen))
     }
 }
 
-hook! {
-    unsafe fn pread(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t => famfs_pread {
-        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(pread)(fd, p, n, off))
+interpose! {
+    fn pread(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for writes of `n` bytes, as pread(2) requires.
+            let b = unsafe { buf_mut(p, n) }?;
+            fd_pread(of, b, off)
+        }, || real(fd, p, n, off))
     }
 }
 
-hook! {
-    unsafe fn pread64(fd: c_int, p: *mut c_void, n: size_t, off: off64_t) -> ssize_t => famfs_pread64 {
-        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(pread64)(fd, p, n, off))
+interpose! {
+    fn pread64(fd: c_int, p: *mut c_void, n: size_t, off: off64_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for writes of `n` bytes, as pread64(2) requires.
+            let b = unsafe { buf_mut(p, n) }?;
+            fd_pread(of, b, off)
+        }, || real(fd, p, n, off))
     }
 }
 
-hook! {
-    unsafe fn __pread_chk(fd: c_int, p: *mut c_void, n: size_t, off: off_t, buflen: size_t) -> ssize_t => famfs_pread_chk {
+interpose! {
+    fn __pread_chk(fd: c_int, p: *mut c_void, n: size_t, off: off_t, buflen: size_t) -> ssize_t, real {
         if n > buflen {
-            libc::abort();
+            // SAFETY: abort has no preconditions (the fortified check failed).
+            unsafe { libc::abort() };
         }
-        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(__pread_chk)(fd, p, n, off, buflen))
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for writes of `n` bytes, as __pread_chk(2) requires.
+            let b = unsafe { buf_mut(p, n) }?;
+            fd_pread(of, b, off)
+        }, || real(fd, p, n, off, buflen))
     }
 }
 
-hook! {
-    unsafe fn __pread64_chk(fd: c_int, p: *mut c_void, n: size_t, off: off64_t, buflen: size_t) -> ssize_t => famfs_pread64_chk {
+interpose! {
+    fn __pread64_chk(fd: c_int, p: *mut c_void, n: size_t, off: off64_t, buflen: size_t) -> ssize_t, real {
         if n > buflen {
-            libc::abort();
+            // SAFETY: abort has no preconditions (the fortified check failed).
+            unsafe { libc::abort() };
         }
-        with_fd(fd, -1, |_, of| fd_pread(of, buf_mut(p, n)?, off), || real!(__pread64_chk)(fd, p, n, off, buflen))
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for writes of `n` bytes, as __pread64_chk(2) requires.
+            let b = unsafe { buf_mut(p, n) }?;
+            fd_pread(of, b, off)
+        }, || real(fd, p, n, off, buflen))
     }
 }
 
-hook! {
-    unsafe fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => famfs_readv {
-        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, -1), || real!(readv)(fd, iov, cnt))
+interpose! {
+    fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as readv(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_preadv(of, v, -1)
+        }, || real(fd, iov, cnt))
     }
 }
 
-hook! {
-    unsafe fn preadv(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t => famfs_preadv {
-        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(preadv)(fd, iov, cnt, off))
+interpose! {
+    fn preadv(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_preadv(of, v, check_off(off)? as i64)
+        }, || real(fd, iov, cnt, off))
     }
 }
 
-hook! {
-    unsafe fn preadv64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => famfs_preadv64 {
-        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(preadv64)(fd, iov, cnt, off))
+interpose! {
+    fn preadv64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv64(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_preadv(of, v, check_off(off)? as i64)
+        }, || real(fd, iov, cnt, off))
     }
 }
 
-hook! {
-    unsafe fn preadv2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t => famfs_preadv2 {
-        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, off), || real!(preadv2)(fd, iov, cnt, off, flags))
+interpose! {
+    fn preadv2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv2(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_preadv(of, v, off)
+        }, || real(fd, iov, cnt, off, flags))
     }
 }
 
-hook! {
-    unsafe fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => famfs_preadv64v2 {
-        with_fd(fd, -1, |_, of| fd_preadv(of, iovecs(iov, cnt)?, off), || real!(preadv64v2)(fd, iov, cnt, off, flags))
+interpose! {
+    fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv64v2(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_preadv(of, v, off)
+        }, || real(fd, iov, cnt, off, flags))
     }
 }
 
-hook! {
-    unsafe fn write(fd: c_int, p: *const c_void, n: size_t) -> ssize_t => famfs_write {
-        with_fd(fd, -1, |_, of| of.write(buf(p, n)?).map(|n| n as ssize_t), || real!(write)(fd, p, n))
+interpose! {
+    fn write(fd: c_int, p: *const c_void, n: size_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for reads of `n` bytes, as write(2) requires.
+            let b = unsafe { buf(p, n) }?;
+            of.write(b).map(|n| n as ssize_t)
+        }, || real(fd, p, n))
     }
 }
 
-hook! {
-    unsafe fn pwrite(fd: c_int, p: *const c_void, n: size_t, off: off_t) -> ssize_t => famfs_pwrite {
-        with_fd(fd, -1, |_, of| of.pwrite(check_off(off)?, buf(p, n)?).map(|n| n as ssize_t), || real!(pwrite)(fd, p, n, off))
+interpose! {
+    fn pwrite(fd: c_int, p: *const c_void, n: size_t, off: off_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for reads of `n` bytes, as pwrite(2) requires.
+            let b = unsafe { buf(p, n) }?;
+            of.pwrite(check_off(off)?, b).map(|n| n as ssize_t)
+        }, || real(fd, p, n, off))
     }
 }
 
-hook! {
-    unsafe fn pwrite64(fd: c_int, p: *const c_void, n: size_t, off: off64_t) -> ssize_t => famfs_pwrite64 {
-        with_fd(fd, -1, |_, of| of.pwrite(check_off(off)?, buf(p, n)?).map(|n| n as ssize_t), || real!(pwrite64)(fd, p, n, off))
+interpose! {
+    fn pwrite64(fd: c_int, p: *const c_void, n: size_t, off: off64_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `p` is valid for reads of `n` bytes, as pwrite64(2) requires.
+            let b = unsafe { buf(p, n) }?;
+            of.pwrite(check_off(off)?, b).map(|n| n as ssize_t)
+        }, || real(fd, p, n, off))
     }
 }
 
-hook! {
-    unsafe fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => famfs_writev {
-        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, -1), || real!(writev)(fd, iov, cnt))
+interpose! {
+    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as writev(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_pwritev(of, v, -1)
+        }, || real(fd, iov, cnt))
     }
 }
 
-hook! {
-    unsafe fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t => famfs_pwritev {
-        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(pwritev)(fd, iov, cnt, off))
+interpose! {
+    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_pwritev(of, v, check_off(off)? as i64)
+        }, || real(fd, iov, cnt, off))
     }
 }
 
-hook! {
-    unsafe fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => famfs_pwritev64 {
-        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, check_off(off)? as i64), || real!(pwritev64)(fd, iov, cnt, off))
+interpose! {
+    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev64(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_pwritev(of, v, check_off(off)? as i64)
+        }, || real(fd, iov, cnt, off))
     }
 }
 
-hook! {
-    unsafe fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t => famfs_pwritev2 {
-        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, off), || real!(pwritev2)(fd, iov, cnt, off, flags))
+interpose! {
+    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev2(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_pwritev(of, v, off)
+        }, || real(fd, iov, cnt, off, flags))
     }
 }
 
-hook! {
-    unsafe fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => famfs_pwritev64v2 {
-        with_fd(fd, -1, |_, of| fd_pwritev(of, iovecs(iov, cnt)?, off), || real!(pwritev64v2)(fd, iov, cnt, off, flags))
+interpose! {
+    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, real {
+        with_fd(fd, -1, |_, of| {
+            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev64v2(2) requires.
+            let v = unsafe { iovecs(iov, cnt) }?;
+            fd_pwritev(of, v, off)
+        }, || real(fd, iov, cnt, off, flags))
     }
 }
 
-hook! {
-    unsafe fn lseek(fd: c_int, off: off_t, whence: c_int) -> off_t => famfs_lseek {
-        with_fd(fd, -1, |_, of| of.lseek(off, whence).map(|n| n as off_t), || real!(lseek)(fd, off, whence))
+interpose! {
+    fn lseek(fd: c_int, off: off_t, whence: c_int) -> off_t, real {
+        with_fd(fd, -1, |_, of| of.lseek(off, whence).map(|n| n as off_t), || real(fd, off, whence))
     }
 }
 
-hook! {
-    unsafe fn lseek64(fd: c_int, off: off64_t, whence: c_int) -> off64_t => famfs_lseek64 {
-        with_fd(fd, -1, |_, of| of.lseek(off, whence).map(|n| n as off64_t), || real!(lseek64)(fd, off, whence))
+interpose! {
+    fn lseek64(fd: c_int, off: off64_t, whence: c_int) -> off64_t, real {
+        with_fd(fd, -1, |_, of| of.lseek(off, whence).map(|n| n as off64_t), || real(fd, off, whence))
     }
 }
 
@@ -350,8 +430,8 @@ unsafe fn opt_off<'a>(p: *mut loff_t) -> Option<&'a mut i64> {
     unsafe { p.as_mut() }
 }
 
-hook! {
-    unsafe fn copy_file_range(fd_in: c_int, off_in: *mut loff_t, fd_out: c_int, off_out: *mut loff_t, len: size_t, flags: c_uint) -> ssize_t => famfs_copy_file_range {
+interpose! {
+    fn copy_file_range(fd_in: c_int, off_in: *mut loff_t, fd_out: c_int, off_out: *mut loff_t, len: size_t, flags: c_uint) -> ssize_t, real {
         shim::hook(
             |vfs| {
                 if !vfs.fds.contains(fd_in) && !vfs.fds.contains(fd_out) {
@@ -361,9 +441,12 @@ hook! {
                     return Flow::Done(Err(Errno::EINVAL));
                 }
                 let (src, dst) = (side(vfs, fd_in), side(vfs, fd_out));
-                Flow::Done(copy_between(&src, opt_off(off_in), &dst, opt_off(off_out), len).map(|n| n as ssize_t))
+                // SAFETY: each offset is NULL or valid for one loff_t, as
+                // copy_file_range(2) requires.
+                let (oi, oo) = unsafe { (opt_off(off_in), opt_off(off_out)) };
+                Flow::Done(copy_between(&src, oi, &dst, oo, len).map(|n| n as ssize_t))
             },
-            || real!(copy_file_range)(fd_in, off_in, fd_out, off_out, len, flags),
+            || real(fd_in, off_in, fd_out, off_out, len, flags),
             -1,
         )
     }
@@ -371,54 +454,55 @@ hook! {
 
 /// sendfile: `offset` (if given) is the input offset, updated; the output
 /// is written at its file offset.
-///
-/// # Safety
-/// `offset` must be NULL or valid for one `off_t`.
-unsafe fn sendfile_famfs(
+fn sendfile_famfs(
     vfs: &famfs_vfs::Vfs,
     out_fd: c_int,
     in_fd: c_int,
-    offset: *mut off_t,
+    offset: Option<&mut i64>,
     count: size_t,
 ) -> SysResult<ssize_t> {
     let (src, dst) = (side(vfs, in_fd), side(vfs, out_fd));
-    // SAFETY: per the contract.
-    let off = unsafe { offset.as_mut() };
-    copy_between(&src, off, &dst, None, count).map(|n| n as ssize_t)
+    copy_between(&src, offset, &dst, None, count).map(|n| n as ssize_t)
 }
 
-hook! {
-    unsafe fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut off_t, count: size_t) -> ssize_t => famfs_sendfile {
+interpose! {
+    fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut off_t, count: size_t) -> ssize_t, real {
         shim::hook(
             |vfs| {
                 if !vfs.fds.contains(in_fd) && !vfs.fds.contains(out_fd) {
                     return Flow::Pass;
                 }
-                Flow::Done(sendfile_famfs(vfs, out_fd, in_fd, offset, count))
+                // SAFETY: `offset` is NULL or valid for one off_t, as
+                // sendfile(2) requires.
+                let off = unsafe { opt_off(offset) };
+                Flow::Done(sendfile_famfs(vfs, out_fd, in_fd, off, count))
             },
-            || real!(sendfile)(out_fd, in_fd, offset, count),
+            || real(out_fd, in_fd, offset, count),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn sendfile64(out_fd: c_int, in_fd: c_int, offset: *mut off64_t, count: size_t) -> ssize_t => famfs_sendfile64 {
+interpose! {
+    fn sendfile64(out_fd: c_int, in_fd: c_int, offset: *mut off64_t, count: size_t) -> ssize_t, real {
         shim::hook(
             |vfs| {
                 if !vfs.fds.contains(in_fd) && !vfs.fds.contains(out_fd) {
                     return Flow::Pass;
                 }
-                Flow::Done(sendfile_famfs(vfs, out_fd, in_fd, offset, count))
+                // SAFETY: `offset` is NULL or valid for one off_t, as
+                // sendfile(2) requires.
+                let off = unsafe { opt_off(offset) };
+                Flow::Done(sendfile_famfs(vfs, out_fd, in_fd, off, count))
             },
-            || real!(sendfile64)(out_fd, in_fd, offset, count),
+            || real(out_fd, in_fd, offset, count),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn splice(fd_in: c_int, off_in: *mut loff_t, fd_out: c_int, off_out: *mut loff_t, len: size_t, flags: c_uint) -> ssize_t => famfs_splice {
+interpose! {
+    fn splice(fd_in: c_int, off_in: *mut loff_t, fd_out: c_int, off_out: *mut loff_t, len: size_t, flags: c_uint) -> ssize_t, real {
         shim::hook(
             |vfs| {
                 if vfs.fds.contains(fd_in) || vfs.fds.contains(fd_out) {
@@ -428,7 +512,7 @@ hook! {
                     Flow::Pass
                 }
             },
-            || real!(splice)(fd_in, off_in, fd_out, off_out, len, flags),
+            || real(fd_in, off_in, fd_out, off_out, len, flags),
             -1,
         )
     }
@@ -467,27 +551,31 @@ fn truncate_famfs(vfs: &famfs_vfs::Vfs, fp: &famfs_vfs::FamfsPath, len: i64) -> 
     }
 }
 
-hook! {
-    unsafe fn truncate(path: *const libc::c_char, len: off_t) -> c_int => famfs_truncate {
-        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| truncate_famfs(vfs, &fp, len), |p| real!(truncate)(p, len))
+interpose! {
+    fn truncate(path: *const libc::c_char, len: off_t) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as truncate(3) requires.
+        let path = unsafe { CPath::new(path) };
+        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| truncate_famfs(vfs, &fp, len), |p| real(p, len))
     }
 }
 
-hook! {
-    unsafe fn truncate64(path: *const libc::c_char, len: off64_t) -> c_int => famfs_truncate64 {
-        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| truncate_famfs(vfs, &fp, len), |p| real!(truncate64)(p, len))
+interpose! {
+    fn truncate64(path: *const libc::c_char, len: off64_t) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as truncate64(3) requires.
+        let path = unsafe { CPath::new(path) };
+        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| truncate_famfs(vfs, &fp, len), |p| real(p, len))
     }
 }
 
-hook! {
-    unsafe fn ftruncate(fd: c_int, len: off_t) -> c_int => famfs_ftruncate {
-        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real!(ftruncate)(fd, len))
+interpose! {
+    fn ftruncate(fd: c_int, len: off_t) -> c_int, real {
+        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real(fd, len))
     }
 }
 
-hook! {
-    unsafe fn ftruncate64(fd: c_int, len: off64_t) -> c_int => famfs_ftruncate64 {
-        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real!(ftruncate64)(fd, len))
+interpose! {
+    fn ftruncate64(fd: c_int, len: off64_t) -> c_int, real {
+        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real(fd, len))
     }
 }
 
@@ -502,38 +590,38 @@ fn fallocate_famfs(of: &OpenFile, mode: c_int, off: i64, len: i64) -> SysResult<
     keep_size(of, off.checked_add(len).ok_or(Errno::EFBIG)?, false)
 }
 
-hook! {
-    unsafe fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int => famfs_fallocate {
-        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real!(fallocate)(fd, mode, off, len))
+interpose! {
+    fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, real {
+        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real(fd, mode, off, len))
     }
 }
 
-hook! {
-    unsafe fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => famfs_fallocate64 {
-        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real!(fallocate64)(fd, mode, off, len))
+interpose! {
+    fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int, real {
+        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real(fd, mode, off, len))
     }
 }
 
-hook! {
-    unsafe fn posix_fallocate(fd: c_int, off: off_t, len: off_t) -> c_int => famfs_posix_fallocate {
+interpose! {
+    fn posix_fallocate(fd: c_int, off: off_t, len: off_t) -> c_int, real {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
                 Some(of) => Flow::Done(fallocate_famfs(&of, 0, off, len).map(|_| ())),
             },
-            || real!(posix_fallocate)(fd, off, len),
+            || real(fd, off, len),
         )
     }
 }
 
-hook! {
-    unsafe fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => famfs_posix_fallocate64 {
+interpose! {
+    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int, real {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
                 Some(of) => Flow::Done(fallocate_famfs(&of, 0, off, len).map(|_| ())),
             },
-            || real!(posix_fallocate64)(fd, off, len),
+            || real(fd, off, len),
         )
     }
 }
@@ -549,26 +637,26 @@ fn fadvise_famfs(of: &OpenFile, len: i64, advice: c_int) -> SysResult<()> {
     Ok(())
 }
 
-hook! {
-    unsafe fn posix_fadvise(fd: c_int, off: off_t, len: off_t, advice: c_int) -> c_int => famfs_posix_fadvise {
+interpose! {
+    fn posix_fadvise(fd: c_int, off: off_t, len: off_t, advice: c_int) -> c_int, real {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
                 Some(of) => Flow::Done(fadvise_famfs(&of, len, advice)),
             },
-            || real!(posix_fadvise)(fd, off, len, advice),
+            || real(fd, off, len, advice),
         )
     }
 }
 
-hook! {
-    unsafe fn posix_fadvise64(fd: c_int, off: off64_t, len: off64_t, advice: c_int) -> c_int => famfs_posix_fadvise64 {
+interpose! {
+    fn posix_fadvise64(fd: c_int, off: off64_t, len: off64_t, advice: c_int) -> c_int, real {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
                 Some(of) => Flow::Done(fadvise_famfs(&of, len, advice)),
             },
-            || real!(posix_fadvise64)(fd, off, len, advice),
+            || real(fd, off, len, advice),
         )
     }
 }
@@ -579,27 +667,21 @@ fn sync_famfs(_of: &OpenFile) -> SysResult<c_int> {
     Ok(0)
 }
 
-hook! {
-    unsafe fn fsync(fd: c_int) -> c_int => famfs_fsync {
-        with_fd(fd, -1, |_, of| sync_famfs(of), || real!(fsync)(fd))
+interpose! {
+    fn fsync | fdatasync(fd: c_int) -> c_int, real {
+        with_fd(fd, -1, |_, of| sync_famfs(of), || real(fd))
     }
 }
 
-hook! {
-    unsafe fn fdatasync(fd: c_int) -> c_int => famfs_fdatasync {
-        with_fd(fd, -1, |_, of| sync_famfs(of), || real!(fdatasync)(fd))
-    }
-}
-
-hook! {
-    unsafe fn readahead(fd: c_int, off: off64_t, count: size_t) -> ssize_t => famfs_readahead {
+interpose! {
+    fn readahead(fd: c_int, off: off64_t, count: size_t) -> ssize_t, real {
         // Nothing to read ahead: the file is memory.
-        with_fd(fd, -1, |_, of| if of.file().is_some() { Ok(0) } else { Err(Errno::EINVAL) }, || real!(readahead)(fd, off, count))
+        with_fd(fd, -1, |_, of| if of.file().is_some() { Ok(0) } else { Err(Errno::EINVAL) }, || real(fd, off, count))
     }
 }
 
-hook! {
-    unsafe fn syncfs(fd: c_int) -> c_int => famfs_syncfs {
-        with_fd(fd, -1, |_, of| sync_famfs(of), || real!(syncfs)(fd))
+interpose! {
+    fn syncfs(fd: c_int) -> c_int, real {
+        with_fd(fd, -1, |_, of| sync_famfs(of), || real(fd))
     }
 }

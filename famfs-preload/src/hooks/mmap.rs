@@ -3,9 +3,9 @@
 //! lets `famfs_vfs` decide (see its `mapping` module for the devdax
 //! rules these calls must keep).
 
+use crate::interpose::interpose;
 use crate::shim::{self, Flow};
 use libc::{c_int, c_void, off64_t, off_t, size_t};
-use redhook::{hook, real};
 
 fn mmap_famfs(
     addr: *mut c_void,
@@ -30,20 +30,20 @@ fn mmap_famfs(
     )
 }
 
-hook! {
-    unsafe fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void => famfs_mmap {
-        mmap_famfs(addr, len, prot, flags, fd, off, || real!(mmap)(addr, len, prot, flags, fd, off))
+interpose! {
+    fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void, real, fail(libc::MAP_FAILED) {
+        mmap_famfs(addr, len, prot, flags, fd, off, || real(addr, len, prot, flags, fd, off))
     }
 }
 
-hook! {
-    unsafe fn mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void => famfs_mmap64 {
-        mmap_famfs(addr, len, prot, flags, fd, off, || real!(mmap64)(addr, len, prot, flags, fd, off))
+interpose! {
+    fn mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void, real, fail(libc::MAP_FAILED) {
+        mmap_famfs(addr, len, prot, flags, fd, off, || real(addr, len, prot, flags, fd, off))
     }
 }
 
-hook! {
-    unsafe fn munmap(addr: *mut c_void, len: size_t) -> c_int => famfs_munmap {
+interpose! {
+    fn munmap(addr: *mut c_void, len: size_t) -> c_int, real {
         shim::hook(
             |vfs| {
                 if !vfs.mappings.overlaps(addr as usize, len) {
@@ -51,14 +51,14 @@ hook! {
                 }
                 Flow::Done(vfs.mappings.unmap(addr as usize, len).map(|()| 0))
             },
-            || real!(munmap)(addr, len),
+            || real(addr, len),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new_addr: *mut c_void) -> *mut c_void => famfs_mremap {
+interpose! {
+    fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new_addr: *mut c_void) -> *mut c_void, real, fail(libc::MAP_FAILED) {
         shim::hook(
             |vfs| {
                 if !vfs.mappings.overlaps(old as usize, old_len) {
@@ -67,14 +67,14 @@ hook! {
                 // SAFETY: the application's own mremap arguments.
                 Flow::Done(unsafe { vfs.mremap(old as usize, old_len, new_len, flags, new_addr as usize) })
             },
-            || real!(mremap)(old, old_len, new_len, flags, new_addr),
+            || real(old, old_len, new_len, flags, new_addr),
             libc::MAP_FAILED,
         )
     }
 }
 
-hook! {
-    unsafe fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int => famfs_mprotect {
+interpose! {
+    fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int, real {
         shim::hook(
             |vfs| {
                 if !vfs.mappings.overlaps(addr as usize, len) {
@@ -82,14 +82,14 @@ hook! {
                 }
                 Flow::Done(vfs.mappings.protect(addr as usize, len, prot).map(|()| 0))
             },
-            || real!(mprotect)(addr, len, prot),
+            || real(addr, len, prot),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int => famfs_msync {
+interpose! {
+    fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int, real {
         shim::hook(
             |vfs| {
                 if !vfs.mappings.overlaps(addr as usize, len) {
@@ -97,14 +97,14 @@ hook! {
                 }
                 Flow::Done(vfs.mappings.sync(addr as usize, len, flags).map(|()| 0))
             },
-            || real!(msync)(addr, len, flags),
+            || real(addr, len, flags),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn madvise(addr: *mut c_void, len: size_t, advice: c_int) -> c_int => famfs_madvise {
+interpose! {
+    fn madvise(addr: *mut c_void, len: size_t, advice: c_int) -> c_int, real {
         shim::hook(
             |vfs| {
                 if !vfs.mappings.overlaps(addr as usize, len) {
@@ -112,7 +112,7 @@ hook! {
                 }
                 Flow::Done(vfs.mappings.advise(addr as usize, len, advice).map(|()| 0))
             },
-            || real!(madvise)(addr, len, advice),
+            || real(addr, len, advice),
             -1,
         )
     }

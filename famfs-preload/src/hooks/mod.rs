@@ -12,7 +12,7 @@ pub mod process;
 pub mod stat;
 pub mod stdio;
 
-use crate::shim::{self, cstr, Flow};
+use crate::shim::{self, CPath, Flow};
 use famfs_vfs::{FamfsPath, OpenFile, SysResult, Target, Vfs};
 use libc::c_char;
 use std::ffi::CString;
@@ -21,18 +21,15 @@ use std::sync::Arc;
 /// Runs a path-taking call: `famfs` serves a famfs path; `real` gets the
 /// path for the kernel (the caller's, or an absolute one when the path was
 /// relative to a famfs working directory or descriptor).
-///
-/// # Safety
-/// `path` must be NULL or a valid C string.
-pub unsafe fn with_path<T>(
+pub fn with_path<T>(
     dirfd: i32,
-    path: *const c_char,
+    cpath: CPath<'_>,
     fail: T,
     famfs: impl FnOnce(&'static Vfs, FamfsPath) -> SysResult<T>,
     real: impl FnOnce(*const c_char) -> T,
 ) -> T {
-    // SAFETY: forwarded contract.
-    let Some(p) = (unsafe { cstr(path) }) else {
+    let path = cpath.ptr;
+    let Some(p) = cpath.bytes else {
         return real(path);
     };
     if shim::path_is_plain(dirfd, p) {

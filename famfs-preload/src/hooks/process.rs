@@ -4,7 +4,6 @@
 
 use crate::shim::{self, Flow};
 use libc::{c_char, c_int, pid_t, FILE};
-use redhook::{hook, real};
 
 /// Makes open famfs files survive fork and exec. A failure is logged: the
 /// descriptors then stay process-local, as before.
@@ -21,132 +20,137 @@ fn prepare() {
     )
 }
 
-hook! {
-    unsafe fn fork() -> pid_t => famfs_fork {
+interpose! {
+    fn fork() -> pid_t, real {
         prepare();
-        real!(fork)()
+        real()
     }
 }
 
 // vfork cannot be wrapped (the child would return through the wrapper's
 // frame, which the parent then reuses), so it is a fork: a vfork child may
 // only exec or _exit, which a fork child does just as well.
-hook! {
-    unsafe fn vfork() -> pid_t => famfs_vfork {
-        libc::fork()
+interpose! {
+    fn vfork() -> pid_t, real {
+        // SAFETY: fork has no preconditions; the child only execs or exits.
+        unsafe { libc::fork() }
     }
 }
 
 type Actions = *const libc::posix_spawn_file_actions_t;
 type Attrs = *const libc::posix_spawnattr_t;
 
-hook! {
-    unsafe fn posix_spawn(pid: *mut pid_t, path: *const c_char, actions: Actions, attrs: Attrs, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int => famfs_posix_spawn {
+interpose! {
+    fn posix_spawn(pid: *mut pid_t, path: *const c_char, actions: Actions, attrs: Attrs, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int, real {
         prepare();
-        real!(posix_spawn)(pid, path, actions, attrs, argv, envp)
+        real(pid, path, actions, attrs, argv, envp)
     }
 }
 
-hook! {
-    unsafe fn posix_spawnp(pid: *mut pid_t, file: *const c_char, actions: Actions, attrs: Attrs, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int => famfs_posix_spawnp {
+interpose! {
+    fn posix_spawnp(pid: *mut pid_t, file: *const c_char, actions: Actions, attrs: Attrs, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int, real {
         prepare();
-        real!(posix_spawnp)(pid, file, actions, attrs, argv, envp)
+        real(pid, file, actions, attrs, argv, envp)
     }
 }
 
-hook! {
-    unsafe fn system(cmd: *const c_char) -> c_int => famfs_system {
+interpose! {
+    fn system(cmd: *const c_char) -> c_int, real {
         prepare();
-        real!(system)(cmd)
+        real(cmd)
     }
 }
 
-hook! {
-    unsafe fn popen(cmd: *const c_char, mode: *const c_char) -> *mut FILE => famfs_popen {
+interpose! {
+    fn popen(cmd: *const c_char, mode: *const c_char) -> *mut FILE, real {
         prepare();
-        real!(popen)(cmd, mode)
+        real(cmd, mode)
     }
 }
 
-hook! {
-    unsafe fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int => famfs_execve {
+interpose! {
+    fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int, real {
         prepare();
-        real!(execve)(path, argv, envp)
+        real(path, argv, envp)
     }
 }
 
-hook! {
-    unsafe fn execv(path: *const c_char, argv: *const *const c_char) -> c_int => famfs_execv {
+interpose! {
+    fn execv(path: *const c_char, argv: *const *const c_char) -> c_int, real {
         prepare();
-        real!(execv)(path, argv)
+        real(path, argv)
     }
 }
 
-hook! {
-    unsafe fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int => famfs_execvp {
+interpose! {
+    fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int, real {
         prepare();
-        real!(execvp)(file, argv)
+        real(file, argv)
     }
 }
 
-hook! {
-    unsafe fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int => famfs_execvpe {
+interpose! {
+    fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int, real {
         prepare();
-        real!(execvpe)(file, argv, envp)
+        real(file, argv, envp)
     }
 }
 
-hook! {
-    unsafe fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int => famfs_fexecve {
+interpose! {
+    fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int, real {
         prepare();
-        real!(fexecve)(fd, argv, envp)
+        real(fd, argv, envp)
     }
 }
 
-hook! {
-    unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int => famfs_execveat {
+interpose! {
+    fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int, real {
         prepare();
-        real!(execveat)(dirfd, path, argv, envp, flags)
+        real(dirfd, path, argv, envp, flags)
     }
 }
 
-hook! {
-    unsafe fn sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int => famfs_sigaction {
+interpose! {
+    fn sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int, real {
         if sig != libc::SIGBUS {
-            return real!(sigaction)(sig, act, old);
+            return real(sig, act, old);
         }
         shim::hook(
             |_| {
                 if !famfs_core::memerr::installed() {
                     return Flow::Pass;
                 }
-                famfs_core::memerr::set_app_action(act.as_ref(), old.as_mut());
+                // SAFETY: `act` and `old` are NULL or valid sigaction
+                // structs, as sigaction(2) requires.
+                let (act, old) = unsafe { (act.as_ref(), old.as_mut()) };
+                famfs_core::memerr::set_app_action(act, old);
                 Flow::Done(Ok(0))
             },
-            || real!(sigaction)(sig, act, old),
+            || real(sig, act, old),
             -1,
         )
     }
 }
 
-hook! {
-    unsafe fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t => famfs_signal {
+interpose! {
+    fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t, real, fail(libc::SIG_ERR) {
         if sig != libc::SIGBUS {
-            return real!(signal)(sig, handler);
+            return real(sig, handler);
         }
         shim::hook(
             |_| {
                 if !famfs_core::memerr::installed() {
                     return Flow::Pass;
                 }
-                let mut act: libc::sigaction = std::mem::zeroed();
+                // SAFETY: sigaction is plain data; all-zero is valid.
+                let (mut act, mut old): (libc::sigaction, libc::sigaction) =
+                    unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
                 act.sa_sigaction = handler;
                 act.sa_flags = libc::SA_RESTART;
-                let mut old: libc::sigaction = std::mem::zeroed();
                 famfs_core::memerr::set_app_action(Some(&act), Some(&mut old));
                 Flow::Done(Ok(old.sa_sigaction))
             },
-            || real!(signal)(sig, handler),
+            || real(sig, handler),
             libc::SIG_ERR,
         )
     }
@@ -168,58 +172,47 @@ fn credentials_changed(r: c_int) -> c_int {
     r
 }
 
+use crate::interpose::interpose;
 use libc::{gid_t, uid_t};
 
-hook! {
-    unsafe fn setuid(uid: uid_t) -> c_int => famfs_setuid {
-        credentials_changed(real!(setuid)(uid))
+interpose! {
+    fn setuid | seteuid(uid: uid_t) -> c_int, real {
+        credentials_changed(real(uid))
     }
 }
 
-hook! {
-    unsafe fn seteuid(uid: uid_t) -> c_int => famfs_seteuid {
-        credentials_changed(real!(seteuid)(uid))
+interpose! {
+    fn setreuid(r: uid_t, e: uid_t) -> c_int, real {
+        credentials_changed(real(r, e))
     }
 }
 
-hook! {
-    unsafe fn setreuid(r: uid_t, e: uid_t) -> c_int => famfs_setreuid {
-        credentials_changed(real!(setreuid)(r, e))
+interpose! {
+    fn setresuid(r: uid_t, e: uid_t, s: uid_t) -> c_int, real {
+        credentials_changed(real(r, e, s))
     }
 }
 
-hook! {
-    unsafe fn setresuid(r: uid_t, e: uid_t, s: uid_t) -> c_int => famfs_setresuid {
-        credentials_changed(real!(setresuid)(r, e, s))
+interpose! {
+    fn setgid | setegid(gid: gid_t) -> c_int, real {
+        credentials_changed(real(gid))
     }
 }
 
-hook! {
-    unsafe fn setgid(gid: gid_t) -> c_int => famfs_setgid {
-        credentials_changed(real!(setgid)(gid))
+interpose! {
+    fn setregid(r: gid_t, e: gid_t) -> c_int, real {
+        credentials_changed(real(r, e))
     }
 }
 
-hook! {
-    unsafe fn setegid(gid: gid_t) -> c_int => famfs_setegid {
-        credentials_changed(real!(setegid)(gid))
+interpose! {
+    fn setresgid(r: gid_t, e: gid_t, s: gid_t) -> c_int, real {
+        credentials_changed(real(r, e, s))
     }
 }
 
-hook! {
-    unsafe fn setregid(r: gid_t, e: gid_t) -> c_int => famfs_setregid {
-        credentials_changed(real!(setregid)(r, e))
-    }
-}
-
-hook! {
-    unsafe fn setresgid(r: gid_t, e: gid_t, s: gid_t) -> c_int => famfs_setresgid {
-        credentials_changed(real!(setresgid)(r, e, s))
-    }
-}
-
-hook! {
-    unsafe fn setgroups(n: libc::size_t, list: *const gid_t) -> c_int => famfs_setgroups {
-        credentials_changed(real!(setgroups)(n, list))
+interpose! {
+    fn setgroups(n: libc::size_t, list: *const gid_t) -> c_int, real {
+        credentials_changed(real(n, list))
     }
 }

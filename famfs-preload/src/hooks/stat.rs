@@ -2,180 +2,130 @@
 //! access, statfs and statvfs, readlink.
 
 use super::{with_fd, with_path};
+use crate::interpose::interpose;
+use crate::shim::{COut, CPath};
 use famfs_vfs::{FamfsPath, SysResult, Vfs};
 use libc::{c_char, c_int, c_uint, size_t, ssize_t};
 use nix::errno::Errno;
-use redhook::{hook, real};
 
-/// # Safety
-/// `out` must be NULL or valid for writes of one `T`.
-unsafe fn put<T>(out: *mut T, v: T) -> SysResult<c_int> {
-    if out.is_null() {
-        return Err(Errno::EFAULT);
-    }
-    // SAFETY: per the contract.
-    unsafe { out.write(v) };
-    Ok(0)
+fn stat_at(vfs: &Vfs, fp: FamfsPath, out: COut<libc::stat>) -> SysResult<c_int> {
+    out.put(vfs.stat(&fp)?)
 }
 
-fn stat_at(vfs: &Vfs, fp: FamfsPath, out: *mut libc::stat) -> SysResult<c_int> {
-    // SAFETY: `out` comes from the caller of a stat function.
-    unsafe { put(out, vfs.stat(&fp)?) }
-}
-
-fn fstat_fd(vfs: &Vfs, of: &famfs_vfs::OpenFile, out: *mut libc::stat) -> SysResult<c_int> {
-    // SAFETY: as above.
-    unsafe { put(out, vfs.fstat(of)?) }
+fn fstat_fd(vfs: &Vfs, of: &famfs_vfs::OpenFile, out: COut<libc::stat>) -> SysResult<c_int> {
+    out.put(vfs.fstat(of)?)
 }
 
 /// fstatat's shape: AT_EMPTY_PATH with "" means the descriptor itself.
-///
-/// # Safety
-/// `path` must be NULL or a valid C string; `out` valid for one stat.
-unsafe fn fstatat_famfs(
+fn fstatat_famfs(
     dirfd: c_int,
-    path: *const c_char,
-    out: *mut libc::stat,
+    path: CPath<'_>,
+    out: COut<libc::stat>,
     flags: c_int,
     real: impl FnOnce(*const c_char) -> c_int,
 ) -> c_int {
-    // SAFETY: forwarded contract.
-    let empty = !path.is_null() && unsafe { *path } == 0;
-    if empty && flags & libc::AT_EMPTY_PATH != 0 {
-        return with_fd(dirfd, -1, |vfs, of| fstat_fd(vfs, of, out), || real(path));
+    if path.bytes == Some(b"") && flags & libc::AT_EMPTY_PATH != 0 {
+        return with_fd(
+            dirfd,
+            -1,
+            |vfs, of| fstat_fd(vfs, of, out),
+            || real(path.ptr),
+        );
     }
-    // SAFETY: forwarded contract.
-    unsafe { with_path(dirfd, path, -1, |vfs, fp| stat_at(vfs, fp, out), real) }
+    with_path(dirfd, path, -1, |vfs, fp| stat_at(vfs, fp, out), real)
 }
 
-hook! {
-    unsafe fn stat(path: *const c_char, out: *mut libc::stat) -> c_int => famfs_stat {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(stat)(p, out))
-    }
-}
-
-hook! {
-    unsafe fn stat64(path: *const c_char, out: *mut libc::stat) -> c_int => famfs_stat64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(stat64)(p, out))
-    }
-}
-
-hook! {
-    unsafe fn lstat(path: *const c_char, out: *mut libc::stat) -> c_int => famfs_lstat {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(lstat)(p, out))
+interpose! {
+    fn stat | stat64 | lstat | lstat64(path: *const c_char, out: *mut libc::stat) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::stat, as stat(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as stat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out_c), |p| real(p, out))
     }
 }
 
-hook! {
-    unsafe fn lstat64(path: *const c_char, out: *mut libc::stat) -> c_int => famfs_lstat64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(lstat64)(p, out))
+interpose! {
+    fn fstat | fstat64(fd: c_int, out: *mut libc::stat) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::stat, as fstat(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out_c), || real(fd, out))
     }
 }
 
-hook! {
-    unsafe fn fstat(fd: c_int, out: *mut libc::stat) -> c_int => famfs_fstat {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(fstat)(fd, out))
-    }
-}
-
-hook! {
-    unsafe fn fstat64(fd: c_int, out: *mut libc::stat) -> c_int => famfs_fstat64 {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(fstat64)(fd, out))
-    }
-}
-
-hook! {
-    unsafe fn fstatat(dirfd: c_int, path: *const c_char, out: *mut libc::stat, flags: c_int) -> c_int => famfs_fstatat {
-        fstatat_famfs(dirfd, path, out, flags, |p| real!(fstatat)(dirfd, p, out, flags))
-    }
-}
-
-hook! {
-    unsafe fn fstatat64(dirfd: c_int, path: *const c_char, out: *mut libc::stat, flags: c_int) -> c_int => famfs_fstatat64 {
-        fstatat_famfs(dirfd, path, out, flags, |p| real!(fstatat64)(dirfd, p, out, flags))
+interpose! {
+    fn fstatat | fstatat64(dirfd: c_int, path: *const c_char, out: *mut libc::stat, flags: c_int) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::stat, as fstatat(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as fstatat(2) requires.
+        let path = unsafe { CPath::new(path) };
+        fstatat_famfs(dirfd, path, out_c, flags, |p| real(dirfd, p, out, flags))
     }
 }
 
 // The pre-2.33 names old binaries import; `ver` is the struct version.
-hook! {
-    unsafe fn __xstat(ver: c_int, path: *const c_char, out: *mut libc::stat) -> c_int => famfs_xstat {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(__xstat)(ver, p, out))
+interpose! {
+    fn __xstat | __xstat64 | __lxstat | __lxstat64(ver: c_int, path: *const c_char, out: *mut libc::stat) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::stat, as __xstat(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as __xstat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out_c), |p| real(ver, p, out))
     }
 }
 
-hook! {
-    unsafe fn __xstat64(ver: c_int, path: *const c_char, out: *mut libc::stat) -> c_int => famfs_xstat64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(__xstat64)(ver, p, out))
+interpose! {
+    fn __fxstat | __fxstat64(ver: c_int, fd: c_int, out: *mut libc::stat) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::stat, as __fxstat(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out_c), || real(ver, fd, out))
     }
 }
 
-hook! {
-    unsafe fn __lxstat(ver: c_int, path: *const c_char, out: *mut libc::stat) -> c_int => famfs_lxstat {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(__lxstat)(ver, p, out))
+interpose! {
+    fn __fxstatat | __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, out: *mut libc::stat, flags: c_int) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::stat, as __fxstatat(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as __fxstatat(2) requires.
+        let path = unsafe { CPath::new(path) };
+        fstatat_famfs(dirfd, path, out_c, flags, |p| real(ver, dirfd, p, out, flags))
     }
 }
 
-hook! {
-    unsafe fn __lxstat64(ver: c_int, path: *const c_char, out: *mut libc::stat) -> c_int => famfs_lxstat64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| stat_at(vfs, fp, out), |p| real!(__lxstat64)(ver, p, out))
-    }
-}
-
-hook! {
-    unsafe fn __fxstat(ver: c_int, fd: c_int, out: *mut libc::stat) -> c_int => famfs_fxstat {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(__fxstat)(ver, fd, out))
-    }
-}
-
-hook! {
-    unsafe fn __fxstat64(ver: c_int, fd: c_int, out: *mut libc::stat) -> c_int => famfs_fxstat64 {
-        with_fd(fd, -1, |vfs, of| fstat_fd(vfs, of, out), || real!(__fxstat64)(ver, fd, out))
-    }
-}
-
-hook! {
-    unsafe fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, out: *mut libc::stat, flags: c_int) -> c_int => famfs_fxstatat {
-        fstatat_famfs(dirfd, path, out, flags, |p| real!(__fxstatat)(ver, dirfd, p, out, flags))
-    }
-}
-
-hook! {
-    unsafe fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, out: *mut libc::stat, flags: c_int) -> c_int => famfs_fxstatat64 {
-        fstatat_famfs(dirfd, path, out, flags, |p| real!(__fxstatat64)(ver, dirfd, p, out, flags))
-    }
-}
-
-hook! {
-    unsafe fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, out: *mut libc::statx) -> c_int => famfs_statx {
-        let empty = !path.is_null() && *path == 0;
-        if empty && flags & libc::AT_EMPTY_PATH != 0 {
-            return with_fd(dirfd, -1, |vfs, of| put(out, vfs.fstatx(of)?), || real!(statx)(dirfd, path, flags, mask, out));
+interpose! {
+    fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, out: *mut libc::statx) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::statx, as statx(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as statx(3) requires.
+        let path = unsafe { CPath::new(path) };
+        if path.bytes == Some(b"") && flags & libc::AT_EMPTY_PATH != 0 {
+            return with_fd(dirfd, -1, |vfs, of| out_c.put(vfs.fstatx(of)?), || real(dirfd, path.ptr, flags, mask, out));
         }
-        with_path(dirfd, path, -1, |vfs, fp| put(out, vfs.statx(&fp)?), |p| real!(statx)(dirfd, p, flags, mask, out))
+        with_path(dirfd, path, -1, |vfs, fp| out_c.put(vfs.statx(&fp)?), |p| real(dirfd, p, flags, mask, out))
     }
 }
 
-hook! {
-    unsafe fn access(path: *const c_char, mode: c_int) -> c_int => famfs_access {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.access(&fp, mode, false).map(|_| 0), |p| real!(access)(p, mode))
+interpose! {
+    fn access(path: *const c_char, mode: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as access(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.access(&fp, mode, false).map(|_| 0), |p| real(p, mode))
     }
 }
 
-hook! {
-    unsafe fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int => famfs_faccessat {
-        with_path(dirfd, path, -1, |vfs, fp| vfs.access(&fp, mode, flags & libc::AT_EACCESS != 0).map(|_| 0), |p| real!(faccessat)(dirfd, p, mode, flags))
+interpose! {
+    fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as faccessat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(dirfd, path, -1, |vfs, fp| vfs.access(&fp, mode, flags & libc::AT_EACCESS != 0).map(|_| 0), |p| real(dirfd, p, mode, flags))
     }
 }
 
-hook! {
-    unsafe fn euidaccess(path: *const c_char, mode: c_int) -> c_int => famfs_euidaccess {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.access(&fp, mode, true).map(|_| 0), |p| real!(euidaccess)(p, mode))
-    }
-}
-
-hook! {
-    unsafe fn eaccess(path: *const c_char, mode: c_int) -> c_int => famfs_eaccess {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.access(&fp, mode, true).map(|_| 0), |p| real!(eaccess)(p, mode))
+interpose! {
+    fn euidaccess | eaccess(path: *const c_char, mode: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as euidaccess(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.access(&fp, mode, true).map(|_| 0), |p| real(p, mode))
     }
 }
 
@@ -197,51 +147,39 @@ fn statvfs_of(s: &libc::statfs) -> libc::statvfs {
     v
 }
 
-hook! {
-    unsafe fn statfs(path: *const c_char, out: *mut libc::statfs) -> c_int => famfs_statfs {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, vfs.statfs(fp.mount)?) }, |p| real!(statfs)(p, out))
+interpose! {
+    fn statfs | statfs64(path: *const c_char, out: *mut libc::statfs) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::statfs, as statfs(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as statfs(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; out_c.put(vfs.statfs(fp.mount)?) }, |p| real(p, out))
     }
 }
 
-hook! {
-    unsafe fn statfs64(path: *const c_char, out: *mut libc::statfs) -> c_int => famfs_statfs64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, vfs.statfs(fp.mount)?) }, |p| real!(statfs64)(p, out))
+interpose! {
+    fn fstatfs | fstatfs64(fd: c_int, out: *mut libc::statfs) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::statfs, as fstatfs(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        with_fd(fd, -1, |vfs, of| out_c.put(vfs.statfs(of.mount())?), || real(fd, out))
     }
 }
 
-hook! {
-    unsafe fn fstatfs(fd: c_int, out: *mut libc::statfs) -> c_int => famfs_fstatfs {
-        with_fd(fd, -1, |vfs, of| put(out, vfs.statfs(of.mount())?), || real!(fstatfs)(fd, out))
+interpose! {
+    fn statvfs | statvfs64(path: *const c_char, out: *mut libc::statvfs) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::statvfs, as statvfs(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        // SAFETY: `path` is NULL or a C string, as statvfs(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; out_c.put(statvfs_of(&vfs.statfs(fp.mount)?)) }, |p| real(p, out))
     }
 }
 
-hook! {
-    unsafe fn fstatfs64(fd: c_int, out: *mut libc::statfs) -> c_int => famfs_fstatfs64 {
-        with_fd(fd, -1, |vfs, of| put(out, vfs.statfs(of.mount())?), || real!(fstatfs64)(fd, out))
-    }
-}
-
-hook! {
-    unsafe fn statvfs(path: *const c_char, out: *mut libc::statvfs) -> c_int => famfs_statvfs {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, statvfs_of(&vfs.statfs(fp.mount)?)) }, |p| real!(statvfs)(p, out))
-    }
-}
-
-hook! {
-    unsafe fn statvfs64(path: *const c_char, out: *mut libc::statvfs) -> c_int => famfs_statvfs64 {
-        with_path(libc::AT_FDCWD, path, -1, |vfs, fp| { vfs.lookup(&fp)?; put(out, statvfs_of(&vfs.statfs(fp.mount)?)) }, |p| real!(statvfs64)(p, out))
-    }
-}
-
-hook! {
-    unsafe fn fstatvfs(fd: c_int, out: *mut libc::statvfs) -> c_int => famfs_fstatvfs {
-        with_fd(fd, -1, |vfs, of| put(out, statvfs_of(&vfs.statfs(of.mount())?)), || real!(fstatvfs)(fd, out))
-    }
-}
-
-hook! {
-    unsafe fn fstatvfs64(fd: c_int, out: *mut libc::statvfs) -> c_int => famfs_fstatvfs64 {
-        with_fd(fd, -1, |vfs, of| put(out, statvfs_of(&vfs.statfs(of.mount())?)), || real!(fstatvfs64)(fd, out))
+interpose! {
+    fn fstatvfs | fstatvfs64(fd: c_int, out: *mut libc::statvfs) -> c_int, real {
+        // SAFETY: `out` is NULL or valid for one libc::statvfs, as fstatvfs(2) requires.
+        let out_c = unsafe { COut::new(out) };
+        with_fd(fd, -1, |vfs, of| out_c.put(statvfs_of(&vfs.statfs(of.mount())?)), || real(fd, out))
     }
 }
 
@@ -251,15 +189,19 @@ fn not_a_link(vfs: &Vfs, fp: FamfsPath) -> SysResult<ssize_t> {
     Err(Errno::EINVAL)
 }
 
-hook! {
-    unsafe fn readlink(path: *const c_char, buf: *mut c_char, len: size_t) -> ssize_t => famfs_readlink {
-        with_path(libc::AT_FDCWD, path, -1, not_a_link, |p| real!(readlink)(p, buf, len))
+interpose! {
+    fn readlink(path: *const c_char, buf: *mut c_char, len: size_t) -> ssize_t, real {
+        // SAFETY: `path` is NULL or a C string, as readlink(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, not_a_link, |p| real(p, buf, len))
     }
 }
 
-hook! {
-    unsafe fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, len: size_t) -> ssize_t => famfs_readlinkat {
-        with_path(dirfd, path, -1, not_a_link, |p| real!(readlinkat)(dirfd, p, buf, len))
+interpose! {
+    fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, len: size_t) -> ssize_t, real {
+        // SAFETY: `path` is NULL or a C string, as readlinkat(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(dirfd, path, -1, not_a_link, |p| real(dirfd, p, buf, len))
     }
 }
 
@@ -283,74 +225,58 @@ fn xattr_unsupported(vfs: &Vfs, fp: FamfsPath) -> SysResult<c_int> {
 
 type Void = libc::c_void;
 
-hook! {
-    unsafe fn getxattr(path: *const c_char, name: *const c_char, value: *mut Void, size: size_t) -> ssize_t => famfs_getxattr {
-        with_path(libc::AT_FDCWD, path, -1, no_xattr, |p| real!(getxattr)(p, name, value, size))
+interpose! {
+    fn getxattr | lgetxattr(path: *const c_char, name: *const c_char, value: *mut Void, size: size_t) -> ssize_t, real {
+        // SAFETY: `path` is NULL or a C string, as getxattr(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, no_xattr, |p| real(p, name, value, size))
     }
 }
 
-hook! {
-    unsafe fn lgetxattr(path: *const c_char, name: *const c_char, value: *mut Void, size: size_t) -> ssize_t => famfs_lgetxattr {
-        with_path(libc::AT_FDCWD, path, -1, no_xattr, |p| real!(lgetxattr)(p, name, value, size))
+interpose! {
+    fn fgetxattr(fd: c_int, name: *const c_char, value: *mut Void, size: size_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, _| Err(Errno::ENODATA), || real(fd, name, value, size))
     }
 }
 
-hook! {
-    unsafe fn fgetxattr(fd: c_int, name: *const c_char, value: *mut Void, size: size_t) -> ssize_t => famfs_fgetxattr {
-        with_fd(fd, -1, |_, _| Err(Errno::ENODATA), || real!(fgetxattr)(fd, name, value, size))
+interpose! {
+    fn listxattr | llistxattr(path: *const c_char, list: *mut c_char, size: size_t) -> ssize_t, real {
+        // SAFETY: `path` is NULL or a C string, as listxattr(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, empty_xattr_list, |p| real(p, list, size))
     }
 }
 
-hook! {
-    unsafe fn listxattr(path: *const c_char, list: *mut c_char, size: size_t) -> ssize_t => famfs_listxattr {
-        with_path(libc::AT_FDCWD, path, -1, empty_xattr_list, |p| real!(listxattr)(p, list, size))
+interpose! {
+    fn flistxattr(fd: c_int, list: *mut c_char, size: size_t) -> ssize_t, real {
+        with_fd(fd, -1, |_, _| Ok(0), || real(fd, list, size))
     }
 }
 
-hook! {
-    unsafe fn llistxattr(path: *const c_char, list: *mut c_char, size: size_t) -> ssize_t => famfs_llistxattr {
-        with_path(libc::AT_FDCWD, path, -1, empty_xattr_list, |p| real!(llistxattr)(p, list, size))
+interpose! {
+    fn setxattr | lsetxattr(path: *const c_char, name: *const c_char, value: *const Void, size: size_t, flags: c_int) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as setxattr(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, xattr_unsupported, |p| real(p, name, value, size, flags))
     }
 }
 
-hook! {
-    unsafe fn flistxattr(fd: c_int, list: *mut c_char, size: size_t) -> ssize_t => famfs_flistxattr {
-        with_fd(fd, -1, |_, _| Ok(0), || real!(flistxattr)(fd, list, size))
+interpose! {
+    fn fsetxattr(fd: c_int, name: *const c_char, value: *const Void, size: size_t, flags: c_int) -> c_int, real {
+        with_fd(fd, -1, |_, _| Err(Errno::ENOTSUP), || real(fd, name, value, size, flags))
     }
 }
 
-hook! {
-    unsafe fn setxattr(path: *const c_char, name: *const c_char, value: *const Void, size: size_t, flags: c_int) -> c_int => famfs_setxattr {
-        with_path(libc::AT_FDCWD, path, -1, xattr_unsupported, |p| real!(setxattr)(p, name, value, size, flags))
+interpose! {
+    fn removexattr | lremovexattr(path: *const c_char, name: *const c_char) -> c_int, real {
+        // SAFETY: `path` is NULL or a C string, as removexattr(3) requires.
+        let path = unsafe { CPath::new(path) };
+        with_path(libc::AT_FDCWD, path, -1, xattr_unsupported, |p| real(p, name))
     }
 }
 
-hook! {
-    unsafe fn lsetxattr(path: *const c_char, name: *const c_char, value: *const Void, size: size_t, flags: c_int) -> c_int => famfs_lsetxattr {
-        with_path(libc::AT_FDCWD, path, -1, xattr_unsupported, |p| real!(lsetxattr)(p, name, value, size, flags))
-    }
-}
-
-hook! {
-    unsafe fn fsetxattr(fd: c_int, name: *const c_char, value: *const Void, size: size_t, flags: c_int) -> c_int => famfs_fsetxattr {
-        with_fd(fd, -1, |_, _| Err(Errno::ENOTSUP), || real!(fsetxattr)(fd, name, value, size, flags))
-    }
-}
-
-hook! {
-    unsafe fn removexattr(path: *const c_char, name: *const c_char) -> c_int => famfs_removexattr {
-        with_path(libc::AT_FDCWD, path, -1, xattr_unsupported, |p| real!(removexattr)(p, name))
-    }
-}
-
-hook! {
-    unsafe fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int => famfs_lremovexattr {
-        with_path(libc::AT_FDCWD, path, -1, xattr_unsupported, |p| real!(lremovexattr)(p, name))
-    }
-}
-
-hook! {
-    unsafe fn fremovexattr(fd: c_int, name: *const c_char) -> c_int => famfs_fremovexattr {
-        with_fd(fd, -1, |_, _| Err(Errno::ENOTSUP), || real!(fremovexattr)(fd, name))
+interpose! {
+    fn fremovexattr(fd: c_int, name: *const c_char) -> c_int, real {
+        with_fd(fd, -1, |_, _| Err(Errno::ENOTSUP), || real(fd, name))
     }
 }

@@ -6,11 +6,11 @@
 //! which the shim serves. Every stdio function then works on it.
 
 use super::with_path;
-use crate::shim::{self, cstr};
+use crate::interpose::interpose;
+use crate::shim::{self, CPath};
 use famfs_vfs::SysResult;
 use libc::{c_char, c_int, c_void, off64_t, size_t, ssize_t, FILE};
 use nix::errno::Errno;
-use redhook::{hook, real};
 
 #[repr(C)]
 struct CookieIoFunctions {
@@ -176,45 +176,41 @@ pub fn adopt_std_streams(vfs: &famfs_vfs::Vfs) {
 
 /// fopen of a famfs path.
 ///
-/// # Safety
-/// `mode` must be a valid C string.
-unsafe fn fopen_famfs(
+fn fopen_famfs(
     vfs: &famfs_vfs::Vfs,
     fp: famfs_vfs::FamfsPath,
-    mode: *const c_char,
+    mode: CPath<'_>,
 ) -> SysResult<*mut FILE> {
-    // SAFETY: forwarded contract.
-    let flags = mode_flags(unsafe { cstr(mode) }.ok_or(Errno::EFAULT)?)?;
+    let flags = mode_flags(mode.bytes.ok_or(Errno::EFAULT)?)?;
     let fd = vfs.open(&fp, flags)?;
-    stream(fd, mode).inspect_err(|_| {
+    stream(fd, mode.ptr).inspect_err(|_| {
         // SAFETY: our descriptor.
         unsafe { libc::close(fd) };
     })
 }
 
-hook! {
-    unsafe fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE => famfs_fopen {
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| fopen_famfs(vfs, fp, mode), |p| real!(fopen)(p, mode))
+interpose! {
+    fn fopen | fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE, real {
+        // SAFETY: `path` is NULL or a C string and `mode` a C string, as
+        // fopen(3) requires.
+        let (path, cmode) = unsafe { (CPath::new(path), CPath::new(mode)) };
+        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| fopen_famfs(vfs, fp, cmode), |p| real(p, mode))
     }
 }
 
-hook! {
-    unsafe fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE => famfs_fopen64 {
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| fopen_famfs(vfs, fp, mode), |p| real!(fopen64)(p, mode))
-    }
-}
-
-hook! {
-    unsafe fn fdopen(fd: c_int, mode: *const c_char) -> *mut FILE => famfs_fdopen {
+interpose! {
+    fn fdopen(fd: c_int, mode: *const c_char) -> *mut FILE, real {
+        // SAFETY: `mode` is a C string, as fdopen(3) requires.
+        let cmode = unsafe { CPath::new(mode) };
         super::with_fd(fd, std::ptr::null_mut(), |_, of| {
-            let flags = mode_flags(cstr(mode).ok_or(Errno::EFAULT)?)?;
+            let flags = mode_flags(cmode.bytes.ok_or(Errno::EFAULT)?)?;
             let want_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
             let want_read = flags & libc::O_ACCMODE != libc::O_WRONLY;
             if (want_write && !of.writable()) || (want_read && !of.readable()) {
                 return Err(Errno::EINVAL);
             }
             stream(fd, mode)
-        }, || real!(fdopen)(fd, mode))
+        }, || real(fd, mode))
     }
 }
 
@@ -248,39 +244,59 @@ unsafe fn replace_stream(old: *mut FILE, new: *mut FILE) -> *mut FILE {
     new
 }
 
-hook! {
-    unsafe fn freopen(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE => famfs_freopen {
+interpose! {
+    fn freopen(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE, real {
+        // SAFETY: `path` is NULL or a C string, `mode` a C string and `old`
+        // an open stream, as freopen(3) requires.
+        let (path, cmode) = unsafe { (CPath::new(path), CPath::new(mode)) };
         let ours = is_ours(old);
-        if path.is_null() {
+        if path.bytes.is_none() {
             // Reopening the same stream with a new mode: a cookie stream
             // keeps its descriptor and access.
-            return if ours { old } else { real!(freopen)(path, mode, old) };
+            return if ours { old } else { real(path.ptr, mode, old) };
         }
         with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| {
-            let new = fopen_famfs(vfs, fp, mode)?;
-            Ok(replace_stream(old, new))
-        }, |p| if ours { replace_stream(old, libc::fopen(p, mode)) } else { real!(freopen)(p, mode, old) })
+            let new = fopen_famfs(vfs, fp, cmode)?;
+            // SAFETY: `old` is the caller's open stream (freopen(3)).
+            Ok(unsafe { replace_stream(old, new) })
+        }, |p| if ours {
+            // SAFETY: `p` and `mode` are C strings (above); `old` is the
+            // caller's open stream.
+            unsafe { replace_stream(old, libc::fopen(p, mode)) }
+        } else {
+            real(p, mode, old)
+        })
     }
 }
 
-hook! {
-    unsafe fn freopen64(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE => famfs_freopen64 {
+interpose! {
+    fn freopen64(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE, real {
+        // SAFETY: `path` is NULL or a C string, `mode` a C string and `old`
+        // an open stream, as freopen64(3) requires.
+        let (path, cmode) = unsafe { (CPath::new(path), CPath::new(mode)) };
         let ours = is_ours(old);
-        if path.is_null() {
-            return if ours { old } else { real!(freopen64)(path, mode, old) };
+        if path.bytes.is_none() {
+            return if ours { old } else { real(path.ptr, mode, old) };
         }
         with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| {
-            let new = fopen_famfs(vfs, fp, mode)?;
-            Ok(replace_stream(old, new))
-        }, |p| if ours { replace_stream(old, libc::fopen64(p, mode)) } else { real!(freopen64)(p, mode, old) })
+            let new = fopen_famfs(vfs, fp, cmode)?;
+            // SAFETY: `old` is the caller's open stream (freopen64(3)).
+            Ok(unsafe { replace_stream(old, new) })
+        }, |p| if ours {
+            // SAFETY: `p` and `mode` are C strings (above); `old` is the
+            // caller's open stream.
+            unsafe { replace_stream(old, libc::fopen64(p, mode)) }
+        } else {
+            real(p, mode, old)
+        })
     }
 }
 
-hook! {
-    unsafe fn fclose(f: *mut FILE) -> c_int => famfs_fclose {
+interpose! {
+    fn fclose(f: *mut FILE) -> c_int, real {
         if !f.is_null() && is_ours(f) {
             unregister(f);
         }
-        real!(fclose)(f)
+        real(f)
     }
 }
