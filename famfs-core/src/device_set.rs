@@ -98,6 +98,7 @@ impl DeviceSet {
             .expect("device 0 is set at construction")
     }
 
+    /// How every device of the set is mapped.
     pub fn access(&self) -> Access {
         self.access
     }
@@ -113,6 +114,7 @@ impl DeviceSet {
         }
     }
 
+    /// The paths that may hold secondary devices, in the order given.
     pub fn candidates(&self) -> Vec<PathBuf> {
         self.candidates.lock().clone()
     }

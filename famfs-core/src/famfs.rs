@@ -33,13 +33,17 @@ pub const MIN_DEVICE_SIZE: u64 = 4 << 30;
 /// Choices for [`mkfs`].
 #[derive(Debug, Clone)]
 pub struct MkfsOptions {
+    /// Log length in bytes (a power of two, at least 8 MiB).
     pub log_len: u64,
     /// Overwrite an existing valid file system.
     pub force: bool,
     /// Test aids: pin the uuids and the device name the superblock records.
     pub uuid: Option<Uuid>,
+    /// Device uuid to record (random if None).
     pub dev_uuid: Option<Uuid>,
+    /// Master host's system uuid to record (this host's if None).
     pub system_uuid: Option<Uuid>,
+    /// Device name to record (the device path if None).
     pub dev_name: Option<String>,
 }
 
@@ -194,6 +198,7 @@ pub enum Created {
 }
 
 impl Created {
+    /// The inode of the file.
     pub fn ino(self) -> Ino {
         match self {
             Created::New(i) | Created::Existing(i) => i,
@@ -313,10 +318,12 @@ impl Famfs {
         self.devices.acquire(info)
     }
 
+    /// The superblock as read at open.
     pub fn superblock(&self) -> &Superblock {
         &self.sb
     }
 
+    /// The replayed log: namespace, devices, problems.
     pub fn replay(&self) -> &Replay {
         &self.replay
     }

@@ -21,8 +21,11 @@ pub const FAULT_ENV: &str = "FAMFS_FAULT_INJECT";
 /// A place in the append path where a writer can be made to die.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultPoint {
+    /// File data written, log entry not.
     AfterData,
+    /// Log entry written, header not bumped.
     AfterEntry,
+    /// `next_seqnum` bumped, `next_index` not (a torn header).
     AfterSeqnum,
 }
 
@@ -46,7 +49,9 @@ impl FaultPoint {
 /// An armed fault: die the `nth` time `point` is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultPlan {
+    /// Where the writer dies.
     pub point: FaultPoint,
+    /// On which arrival at the point (1 = the first).
     pub nth: u32,
 }
 

@@ -21,15 +21,20 @@ pub const MAX_EXTENTS: usize = 32;
 /// A contiguous range of one device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Extent {
+    /// Index of the device in the file system's device table.
     pub devindex: u32,
+    /// Byte offset on the device (a multiple of 2 MiB).
     pub offset: u64,
+    /// Length in bytes (a multiple of 2 MiB).
     pub len: u64,
 }
 
 /// A run of file data striped round-robin over `strips` in `chunk_size` units.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InterleavedExtent {
+    /// Bytes of one chunk: consecutive chunks go to consecutive strips.
     pub chunk_size: u64,
+    /// The strips, each a contiguous extent of equal length.
     pub strips: Vec<Extent>,
 }
 
@@ -54,8 +59,11 @@ pub enum Fmap {
 /// One contiguous run of device memory backing part of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Piece {
+    /// Index of the device in the file system's device table.
     pub devindex: u32,
+    /// Byte offset on the device.
     pub offset: u64,
+    /// Length in bytes.
     pub len: u64,
 }
 

@@ -28,24 +28,33 @@ use crate::fmap::{Extent, Fmap, InterleavedExtent, MAX_EXTENTS};
 pub const FMAP_VERSION: u16 = 1;
 /// The kernel's limit on a GET_FMAP reply.
 pub const MAX_MESSAGE: usize = 32768;
+/// Bytes of the GET_FMAP header.
 pub const HEADER_LEN: usize = 32;
+/// Bytes of one simple extent (and of an interleaved extent's header).
 pub const EXT_LEN: usize = 24;
+/// Bytes of a GET_DAXDEV reply.
 pub const DAXDEV_REPLY_LEN: usize = 280;
 const NAME_LEN: usize = 256;
 
 /// What kind of file a GET_FMAP reply describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum FileType {
+    /// A regular file.
     Regular = 0,
+    /// The `.meta/.superblock` file.
     Superblock = 1,
+    /// The `.meta/.log` file.
     Log = 2,
 }
 
 /// A decoded GET_FMAP reply.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FmapMessage {
+    /// What kind of file the fmap is for.
     pub file_type: FileType,
+    /// The file size in bytes.
     pub file_size: u64,
+    /// The file's map.
     pub fmap: Fmap,
 }
 
@@ -255,11 +264,14 @@ impl FmapMessage {
 /// A GET_DAXDEV reply: which device an index names.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DaxdevReply {
+    /// The device index the kernel asked for.
     pub index: u16,
+    /// The device path (for example `/dev/dax0.0`), at most 255 bytes.
     pub name: String,
 }
 
 impl DaxdevReply {
+    /// The reply's bytes (`fuse_daxdev_out`).
     pub fn encode(&self) -> Result<Vec<u8>> {
         let name = self.name.as_bytes();
         if name.len() >= NAME_LEN || name.contains(&0) {
@@ -274,6 +286,7 @@ impl DaxdevReply {
         Ok(out)
     }
 
+    /// Decodes a reply, checking its length and name.
     pub fn decode(b: &[u8]) -> Result<DaxdevReply> {
         if b.len() != DAXDEV_REPLY_LEN {
             return Err(bad(format!(

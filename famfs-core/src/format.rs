@@ -20,6 +20,7 @@ pub const SB_MAGIC: u64 = 0x87b2_82ff;
 pub const SB_VERSION: u64 = 48;
 /// On-media format version, major and minor.
 pub const OMF_VER_MAJOR: u32 = 2;
+/// On-media format minor version.
 pub const OMF_VER_MINOR: u32 = 2;
 /// Encoded superblock size; the rest of the superblock region is zero.
 pub const SUPERBLOCK_SIZE: usize = 200;
@@ -35,6 +36,7 @@ pub const ALLOC_UNIT: u64 = 2 << 20;
 pub const ALT_ALLOC_UNIT: u64 = 4096;
 /// `statfs` f_type of a famfs mount (current and v1).
 pub const STATFS_MAGIC: u64 = 0x87b2_82fd;
+/// Statfs magic of version 1 file systems.
 pub const STATFS_MAGIC_V1: u64 = 0x87b2_82fe;
 /// `ts_sb_flags` bit for the primary superblock (mkfs leaves the field 0).
 pub const SB_FLAG_PRIMARY: u32 = 1;
@@ -60,20 +62,35 @@ pub const FILE_FLAG_ALL_RW: u32 = 2;
 
 /// Superblock field offsets.
 pub mod sb_off {
+    /// Offset of `ts_magic`.
     pub const MAGIC: usize = 0;
+    /// Offset of `ts_version`.
     pub const VERSION: usize = 8;
+    /// Offset of `ts_log_offset`.
     pub const LOG_OFFSET: usize = 16;
+    /// Offset of `ts_log_len`.
     pub const LOG_LEN: usize = 24;
+    /// Offset of `ts_alloc_unit`.
     pub const ALLOC_UNIT: usize = 32;
+    /// Offset of `ts_omf_ver_major`.
     pub const OMF_MAJOR: usize = 40;
+    /// Offset of `ts_omf_ver_minor`.
     pub const OMF_MINOR: usize = 44;
+    /// Offset of `ts_uuid`.
     pub const UUID: usize = 48;
+    /// Offset of `ts_dev_uuid`.
     pub const DEV_UUID: usize = 64;
+    /// Offset of `ts_system_uuid`.
     pub const SYSTEM_UUID: usize = 80;
+    /// Offset of `ts_crc`.
     pub const CRC: usize = 96;
+    /// Offset of `ts_sb_flags`.
     pub const FLAGS: usize = 104;
+    /// Offset of `ts_daxdev.dd_size`.
     pub const DD_SIZE: usize = 112;
+    /// Offset of `ts_daxdev.dd_uuid`.
     pub const DD_UUID: usize = 120;
+    /// Offset of `ts_daxdev.dd_daxdev`.
     pub const DD_NAME: usize = 136;
     /// Bytes 0..CRC_COVERS are covered by `ts_crc`.
     pub const CRC_COVERS: usize = 96;
@@ -81,11 +98,17 @@ pub mod sb_off {
 
 /// Log header field offsets.
 pub mod log_off {
+    /// Offset of `famfs_log_magic`.
     pub const MAGIC: usize = 0;
+    /// Offset of `famfs_log_len`.
     pub const LEN: usize = 8;
+    /// Offset of `famfs_log_last_index`.
     pub const LAST_INDEX: usize = 16;
+    /// Offset of `famfs_log_crc`.
     pub const CRC: usize = 24;
+    /// Offset of `famfs_log_next_seqnum`.
     pub const NEXT_SEQNUM: usize = 32;
+    /// Offset of `famfs_log_next_index`.
     pub const NEXT_INDEX: usize = 40;
     /// Bytes 0..CRC_COVERS are covered by `famfs_log_crc`.
     pub const CRC_COVERS: usize = 24;
@@ -93,43 +116,71 @@ pub mod log_off {
 
 /// Log entry field offsets (the union starts at `UNION`).
 pub mod entry_off {
+    /// Offset of the sequence number.
     pub const SEQNUM: usize = 0;
+    /// Offset of the entry type.
     pub const TYPE: usize = 8;
+    /// Offset of the union.
     pub const UNION: usize = 16;
+    /// Offset of the entry CRC.
     pub const CRC: usize = 536;
     // FILE, relative to the entry
+    /// Offset of `fm_size`.
     pub const FILE_SIZE: usize = 16;
+    /// Offset of `fm_flags`.
     pub const FILE_FLAGS: usize = 24;
+    /// Offset of `fm_uid`.
     pub const FILE_UID: usize = 28;
+    /// Offset of `fm_gid`.
     pub const FILE_GID: usize = 32;
+    /// Offset of `fm_mode`.
     pub const FILE_MODE: usize = 36;
+    /// Offset of `fm_relpath`.
     pub const FILE_RELPATH: usize = 40;
+    /// Offset of the fmap.
     pub const FILE_FMAP: usize = 120;
     // fmap, relative to the entry
+    /// Offset of the fmap's `ext_type`.
     pub const FMAP_EXT_TYPE: usize = 120;
+    /// Offset of `nextents` (simple) or `niext` (interleaved).
     pub const FMAP_COUNT: usize = 128;
+    /// Offset of the simple extents.
     pub const FMAP_EXTENTS: usize = 136;
+    /// Offset of the interleaved extent's `nstrips`.
     pub const FMAP_NSTRIPS: usize = 136;
+    /// Offset of the interleaved extent's `chunk_size`.
     pub const FMAP_CHUNK: usize = 144;
+    /// Offset of the interleaved extent's strips.
     pub const FMAP_STRIPS: usize = 152;
     // MKDIR
+    /// Offset of a MKDIR entry's uid.
     pub const MKDIR_UID: usize = 16;
+    /// Offset of a MKDIR entry's gid.
     pub const MKDIR_GID: usize = 20;
+    /// Offset of a MKDIR entry's mode.
     pub const MKDIR_MODE: usize = 24;
+    /// Offset of a MKDIR entry's relpath.
     pub const MKDIR_RELPATH: usize = 28;
     // ADD_DAXDEV
+    /// Offset of an ADD_DAXDEV entry's `dd_size`.
     pub const DAXDEV_SIZE: usize = 16;
+    /// Offset of an ADD_DAXDEV entry's `dd_uuid`.
     pub const DAXDEV_UUID: usize = 24;
+    /// Offset of an ADD_DAXDEV entry's `dd_index`.
     pub const DAXDEV_INDEX: usize = 40;
 }
 
 /// Log entry type codes.
 pub const ENTRY_FILE: u32 = 0;
+/// A MKDIR entry.
 pub const ENTRY_MKDIR: u32 = 1;
+/// A DELETE entry (defined, never written).
 pub const ENTRY_DELETE: u32 = 2;
+/// An ADD_DAXDEV entry.
 pub const ENTRY_ADD_DAXDEV: u32 = 3;
 /// fmap `ext_type` codes.
 pub const EXT_SIMPLE: u32 = 0;
+/// An interleaved fmap.
 pub const EXT_INTERLEAVED: u32 = 1;
 
 /// Standard CRC-32 (zlib `crc32(0, buf, len)`).
@@ -164,11 +215,17 @@ fn put_uuid(b: &mut [u8], off: usize, u: &Uuid) {
 /// The famfs superblock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Superblock {
+    /// `ts_version`.
     pub version: u64,
+    /// `ts_log_offset`: where the log starts on the device.
     pub log_offset: u64,
+    /// `ts_log_len`: the log's length in bytes.
     pub log_len: u64,
+    /// `ts_alloc_unit`.
     pub alloc_unit: u64,
+    /// `ts_omf_ver_major`.
     pub omf_ver_major: u32,
+    /// `ts_omf_ver_minor`.
     pub omf_ver_minor: u32,
     /// File system uuid.
     pub uuid: Uuid,
@@ -345,9 +402,13 @@ impl Superblock {
 /// The log header at the start of the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogHeader {
+    /// `famfs_log_len`: the log's length in bytes.
     pub len: u64,
+    /// `famfs_log_last_index`: the index of the last entry slot.
     pub last_index: u64,
+    /// `famfs_log_next_seqnum`.
     pub next_seqnum: u64,
+    /// `famfs_log_next_index`: where the next entry goes.
     pub next_index: u64,
 }
 
@@ -385,6 +446,7 @@ impl LogHeader {
         LOG_HEADER_SIZE + index * LOG_ENTRY_SIZE
     }
 
+    /// The header's 48 bytes, CRC computed.
     pub fn encode(&self) -> [u8; LOG_HEADER_SIZE as usize] {
         let mut b = [0u8; LOG_HEADER_SIZE as usize];
         put_u64(&mut b, log_off::MAGIC, LOG_MAGIC);
@@ -471,41 +533,57 @@ impl LogHeader {
 /// A FILE entry: a file's metadata and its map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
+    /// `fm_size`: the file size in bytes.
     pub size: u64,
+    /// `fm_flags`.
     pub flags: u32,
+    /// `fm_uid`.
     pub uid: u32,
+    /// `fm_gid`.
     pub gid: u32,
     /// Permission bits only (the tools log no file type bits).
     pub mode: u32,
+    /// `fm_relpath`: the path relative to the mount point.
     pub relpath: String,
+    /// The file's map.
     pub fmap: Fmap,
 }
 
 /// A MKDIR entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MkdirEntry {
+    /// Owner uid.
     pub uid: u32,
+    /// Owner gid.
     pub gid: u32,
+    /// Permission bits.
     pub mode: u32,
+    /// The path relative to the mount point.
     pub relpath: String,
 }
 
 /// An ADD_DAXDEV entry: a further device joins the file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddDaxdevEntry {
+    /// `dd_size`: the device size in bytes.
     pub size: u64,
+    /// `dd_uuid`: the device uuid.
     pub uuid: Uuid,
+    /// `dd_index`: its index in the device table.
     pub index: u32,
 }
 
 /// One decoded log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEntry {
+    /// A file.
     File(FileEntry),
+    /// A directory.
     Mkdir(MkdirEntry),
     /// Defined by the format but never written by any tool; recognised so
     /// replay can report it rather than call it corrupt.
     Delete,
+    /// A further device.
     AddDaxdev(AddDaxdevEntry),
 }
 

@@ -22,7 +22,9 @@ pub const SYSTEM_UUID_ENV: &str = "FAMFS_SYSTEM_UUID_FILE";
 /// This host's role in one file system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// This host's system uuid is the file system's: it may append.
     Master,
+    /// Any other host: it replays only.
     Client,
 }
 

@@ -11,6 +11,8 @@
 //! [`fmap::Fmap`]s. The CLI and the `LD_PRELOAD` shim are thin layers over it:
 //! every file system decision lives here.
 
+#![warn(missing_docs)]
+
 pub mod alloc;
 pub mod dax;
 pub mod device_set;

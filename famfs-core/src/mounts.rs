@@ -143,6 +143,7 @@ fn storable(p: &Path) -> Result<()> {
 /// The whole mount table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MountTable {
+    /// The mounts, in table order.
     pub entries: Vec<MountEntry>,
 }
 
@@ -154,6 +155,7 @@ impl MountTable {
             .map_or_else(|| PathBuf::from(DEFAULT_MOUNTS), PathBuf::from)
     }
 
+    /// Parses the table's text (comments and blank lines skipped).
     pub fn parse(text: &str) -> Result<MountTable> {
         let entries = text
             .lines()
@@ -164,6 +166,7 @@ impl MountTable {
         Ok(MountTable { entries })
     }
 
+    /// The table's text, one line a mount.
     pub fn render(&self) -> String {
         let mut s = String::from(
             "# famfs user-space mount table: mountpoint device fs_uuid mount_time options\n",
@@ -249,6 +252,7 @@ impl MountTable {
         self.entries.iter_mut().find(|m| m.mountpoint == mountpoint)
     }
 
+    /// Removes the mount at `mountpoint`, returning it.
     pub fn remove(&mut self, mountpoint: &Path) -> Result<MountEntry> {
         let i = self
             .entries

@@ -19,7 +19,9 @@ pub const ROOT_INO: Ino = 1;
 /// Owner and permission bits, as logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Meta {
+    /// Owner uid.
     pub uid: u32,
+    /// Owner gid.
     pub gid: u32,
     /// Permission bits (no file type bits).
     pub mode: u32,
@@ -28,8 +30,11 @@ pub struct Meta {
 /// A regular file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileNode {
+    /// Size in bytes.
     pub size: u64,
+    /// The log's `fm_flags`.
     pub flags: u32,
+    /// The file's map.
     pub fmap: Fmap,
     /// Why the file may not be accessed (bad fmap, allocation collision),
     /// if it may not; access then fails with EIO.
@@ -39,27 +44,39 @@ pub struct FileNode {
 /// What a node is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
-    Dir { children: BTreeMap<String, Ino> },
+    /// A directory.
+    Dir {
+        /// Its entries by name.
+        children: BTreeMap<String, Ino>,
+    },
+    /// A regular file.
     File(FileNode),
 }
 
 /// One directory or file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// Inode number (log order; the root is 1).
     pub ino: Ino,
+    /// The parent directory's inode (the root's own for the root).
     pub parent: Ino,
+    /// Name within the parent (empty for the root).
     pub name: String,
+    /// Owner and permissions.
     pub meta: Meta,
     /// The log entry that created it (None for the root).
     pub log_index: Option<u64>,
+    /// Directory or file.
     pub kind: NodeKind,
 }
 
 impl Node {
+    /// Whether the node is a directory.
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, NodeKind::Dir { .. })
     }
 
+    /// The file, if the node is one.
     pub fn as_file(&self) -> Option<&FileNode> {
         match &self.kind {
             NodeKind::File(f) => Some(f),
@@ -95,6 +112,7 @@ impl Namespace {
         }
     }
 
+    /// The node with inode `ino`.
     pub fn get(&self, ino: Ino) -> Option<&Node> {
         ino.checked_sub(1)
             .and_then(|i| self.nodes.get(usize::try_from(i).ok()?))
@@ -104,6 +122,7 @@ impl Namespace {
         &mut self.nodes[(ino - 1) as usize]
     }
 
+    /// The root directory.
     pub fn root(&self) -> &Node {
         &self.nodes[0]
     }

@@ -26,8 +26,11 @@ use uuid::Uuid;
 /// an ADD_DAXDEV entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
+    /// Index in the device table (0 is the primary).
     pub index: u32,
+    /// Size in bytes.
     pub size: u64,
+    /// Device uuid.
     pub uuid: Uuid,
 }
 
@@ -43,16 +46,22 @@ fn entry_reason(e: Error) -> String {
 /// Something wrong with one log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// Index of the entry in the log.
     pub index: u64,
+    /// What is wrong with it.
     pub message: String,
 }
 
 /// Counters fsck and logplay report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayStats {
+    /// FILE entries applied.
     pub files: u64,
+    /// MKDIR entries applied.
     pub dirs: u64,
+    /// ADD_DAXDEV entries applied.
     pub daxdevs: u64,
+    /// DELETE entries seen (never written by any tool).
     pub deletes: u64,
     /// Entries skipped because their path already existed.
     pub duplicates: u64,
@@ -110,6 +119,7 @@ impl Replay {
         self.applied
     }
 
+    /// The namespace replayed so far.
     pub fn namespace(&self) -> &Namespace {
         &self.ns
     }
@@ -124,6 +134,7 @@ impl Replay {
         self.stopped.as_ref()
     }
 
+    /// What replay has applied, by kind.
     pub fn stats(&self) -> ReplayStats {
         self.stats
     }
@@ -133,6 +144,7 @@ impl Replay {
         self.devices.iter().flatten()
     }
 
+    /// Device `index` of the device table, if an entry added it.
     pub fn device(&self, index: u32) -> Option<&DeviceInfo> {
         self.devices.get(index as usize)?.as_ref()
     }

@@ -30,8 +30,11 @@ pub const CHUNK_ALIGN: u64 = 2 << 20;
 /// How to place a file: all zero means one contiguous extent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StripeParams {
+    /// Buckets the device is divided into (0: contiguous).
     pub nbuckets: u32,
+    /// Strips a file is interleaved over (0: contiguous).
     pub nstrips: u32,
+    /// Bytes per chunk (a power of two, a multiple of 2 MiB).
     pub chunk: u64,
 }
 
@@ -121,8 +124,11 @@ impl StripeParams {
 /// One device's free space, as allocation sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct DeviceSpace<'a> {
+    /// Index in the device table.
     pub index: u32,
+    /// Size in bytes.
     pub size: u64,
+    /// Its allocation bitmap.
     pub bitmap: &'a Bitmap,
 }
 

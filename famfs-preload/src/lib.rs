@@ -8,6 +8,8 @@
 //! re-entrancy guard and the panic and errno discipline all hooks share.
 //! `FAMFS_LOG=debug` traces the famfs calls to stderr.
 
+#![warn(missing_docs)]
+
 pub mod hooks;
 pub mod interpose;
 pub mod shim;

@@ -57,6 +57,7 @@ pub fn path_is_plain(dirfd: libc::c_int, path: &[u8]) -> bool {
 
 /// Proof that this thread is inside the shim; leaving clears the flag.
 pub struct Inside {
+    /// The process-wide file system view.
     pub vfs: &'static Vfs,
     errno: i32,
 }
@@ -72,6 +73,7 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
+/// Sets this thread's errno.
 pub fn set_errno(e: i32) {
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = e };

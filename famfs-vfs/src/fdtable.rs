@@ -41,6 +41,7 @@ const SEGMENTS: usize = 26;
 type Slot = AtomicPtr<OpenFile>;
 
 #[derive(Default)]
+/// Descriptor numbers of famfs open files and their `OpenFile`s.
 pub struct FdTable {
     segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct OfdState {
+    /// The file offset.
     pub offset: AtomicU64,
     /// O_APPEND, O_NONBLOCK and the other status flags F_SETFL may change.
     pub status: AtomicU32,
@@ -81,6 +82,7 @@ impl OpenFile {
         *self.local.status.get_mut() = status_of(flags);
     }
 
+    /// The mount the open node belongs to.
     pub fn mount(&self) -> &Arc<Mount> {
         self.at.mount()
     }
@@ -99,6 +101,7 @@ impl OpenFile {
         &self.at.node().info
     }
 
+    /// The inode of the open node.
     pub fn ino(&self) -> Ino {
         self.info().ino
     }
@@ -146,10 +149,12 @@ impl OpenFile {
         self.at.data()
     }
 
+    /// Whether the open node is a directory.
     pub fn is_dir(&self) -> bool {
         self.info().is_dir()
     }
 
+    /// Whether the open file description allows reading.
     pub fn readable(&self) -> bool {
         self.accmode & libc::O_PATH == 0
             && matches!(
@@ -158,6 +163,7 @@ impl OpenFile {
             )
     }
 
+    /// Whether the open file description allows writing.
     pub fn writable(&self) -> bool {
         self.accmode & libc::O_PATH == 0
             && matches!(
@@ -239,6 +245,7 @@ impl OpenFile {
         }
     }
 
+    /// `pread`: at `off`, leaving the shared offset alone.
     pub fn pread(&self, off: u64, buf: &mut [u8]) -> SysResult<usize> {
         sys(self.readable_file()?.read(off, buf))
     }
@@ -255,6 +262,7 @@ impl OpenFile {
         sys(f.write(off, &data[..n]))
     }
 
+    /// `pwrite`: in place at `off`; never extends the file (EFBIG at or past EOF, or with O_APPEND).
     pub fn pwrite(&self, off: u64, data: &[u8]) -> SysResult<usize> {
         let f = self.writable_file()?;
         if self.state().status.load(Ordering::Relaxed) & libc::O_APPEND as u32 != 0

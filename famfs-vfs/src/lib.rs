@@ -10,6 +10,8 @@
 //! shim's hooks again; the shim passes calls made while it is already
 //! inside a hook straight to libc, so they are served by the kernel.
 
+#![warn(missing_docs)]
+
 mod fdtable;
 mod file;
 mod inherit;
@@ -49,6 +51,7 @@ pub(crate) fn sys<T>(r: famfs_core::Result<T>) -> SysResult<T> {
 /// Every famfs mount of this host, as one process sees them.
 pub struct Vfs {
     pub(crate) mounts: Vec<Arc<Mount>>,
+    /// The famfs descriptors of this process.
     pub fds: FdTable,
     /// The working directory when it is inside famfs (the kernel's stays
     /// where it was).
@@ -97,6 +100,7 @@ impl Vfs {
         vfs
     }
 
+    /// A view of exactly `mounts` (tests and front ends that know their mounts).
     pub fn with_mounts(mounts: Vec<Arc<Mount>>) -> Vfs {
         Vfs {
             mounts,
@@ -115,6 +119,7 @@ impl Vfs {
         !self.mounts.is_empty()
     }
 
+    /// The mounts this view serves.
     pub fn mounts(&self) -> &[Arc<Mount>] {
         &self.mounts
     }
@@ -380,6 +385,7 @@ impl Vfs {
         Ok(stat::stat(of.mount(), of.info()))
     }
 
+    /// `statx` of an open file.
     pub fn fstatx(&self, of: &OpenFile) -> SysResult<libc::statx> {
         Ok(stat::statx(of.mount(), of.info()))
     }

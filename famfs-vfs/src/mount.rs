@@ -22,16 +22,24 @@ use std::sync::{Arc, OnceLock};
 /// What a lookup tells about a node, owned so no lock is held after it.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
+    /// Inode number.
     pub ino: Ino,
+    /// Owner and permissions.
     pub meta: Meta,
+    /// Directory or file.
     pub kind: InfoKind,
 }
 
 #[derive(Debug, Clone)]
+/// Directory or file, with what a file's stat needs.
 pub enum InfoKind {
+    /// A directory.
     Dir,
+    /// A regular file.
     File {
+        /// Size in bytes.
         size: u64,
+        /// Bytes allocated (a multiple of 2 MiB).
         allocated: u64,
         /// Why the file may not be read (bad fmap, collision).
         error: Option<String>,
@@ -55,6 +63,7 @@ impl NodeInfo {
         }
     }
 
+    /// Whether the node is a directory.
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, InfoKind::Dir)
     }
@@ -63,8 +72,11 @@ impl NodeInfo {
 /// One directory entry as `readdir` and `getdents64` give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
+    /// Name within the directory.
     pub name: String,
+    /// Inode number.
     pub ino: Ino,
+    /// Whether the entry is a directory.
     pub is_dir: bool,
 }
 
@@ -75,6 +87,7 @@ pub struct Mount {
     /// Its last component, a cheap filter: a path that reaches into the
     /// mount from outside must name it.
     pub(super) name: String,
+    /// The mount table entry.
     pub entry: MountEntry,
     /// `st_dev` of every file in the mount.
     pub st_dev: u64,
@@ -102,6 +115,7 @@ const FRONT: usize = 256;
 /// logged, so an open of a known path needs no namespace lookup, and the
 /// file's bytes are built once per access mode.
 pub struct KnownNode {
+    /// What lookup tells about the node.
     pub info: NodeInfo,
     /// Path relative to the mount point.
     pub rel: Box<str>,
@@ -113,6 +127,7 @@ pub struct KnownNode {
 }
 
 impl KnownNode {
+    /// Whether the node is a directory.
     pub fn is_dir(&self) -> bool {
         self.info.is_dir()
     }
@@ -185,6 +200,7 @@ impl std::fmt::Debug for Mount {
 }
 
 impl Mount {
+    /// A mount of the table entry `entry`; nothing is opened until first use.
     pub fn new(entry: MountEntry) -> Mount {
         let mountpoint = entry.mountpoint.to_string_lossy().into_owned();
         let name = mountpoint

@@ -28,6 +28,7 @@ pub enum Target<'a> {
     /// Not famfs, but the kernel needs this absolute path instead (the
     /// path was relative to a famfs working directory or descriptor).
     KernelPath(CString),
+    /// A famfs path.
     Famfs(FamfsPath<'a>),
 }
 
@@ -35,6 +36,7 @@ pub enum Target<'a> {
 /// (an absolute path that is already normal resolves without allocating).
 #[derive(Debug, Clone)]
 pub struct FamfsPath<'a> {
+    /// The mount holding it.
     pub mount: &'a Arc<Mount>,
     /// Relative to the mount point, normalised (`""` is the mount point).
     pub rel: Cow<'a, str>,

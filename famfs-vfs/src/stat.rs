@@ -94,8 +94,11 @@ pub fn statfs(mount: &Mount) -> SysResult<libc::statfs> {
 /// Who is asking: user, primary group and supplementary groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cred {
+    /// Effective (or real, for access) uid.
     pub uid: u32,
+    /// Effective (or real) gid.
     pub gid: u32,
+    /// Supplementary groups.
     pub groups: Vec<u32>,
 }
 
