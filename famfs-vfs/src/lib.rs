@@ -12,17 +12,21 @@
 
 #![warn(missing_docs)]
 
+mod copy;
 mod fdtable;
 mod file;
 mod inherit;
 mod mapping;
 mod mount;
+mod names;
 mod recycle;
 mod resolve;
+mod size;
 pub mod stat;
 #[cfg(test)]
 mod tests;
 
+pub use copy::Side;
 pub use famfs_core::file::FileData;
 pub use fdtable::FdTable;
 pub use file::{OfdState, OpenFile};

@@ -94,13 +94,9 @@ interpose! {
     }
 }
 
-/// realpath of a famfs path: the normalised absolute path, which must exist.
+/// realpath of a famfs path ([`Vfs::realpath`]) into the caller's buffer.
 fn realpath_famfs(vfs: &Vfs, fp: FamfsPath, out: *mut c_char) -> SysResult<*mut c_char> {
-    vfs.lookup(&fp)?;
-    let abs = fp.abs();
-    if abs.len() >= libc::PATH_MAX as usize {
-        return Err(Errno::ENAMETOOLONG);
-    }
+    let abs = vfs.realpath(&fp)?;
     copy_path_out(
         &abs,
         out,
@@ -144,17 +140,14 @@ interpose! {
     }
 }
 
-/// famfs cannot delete, rename, link or change attributes: an existing
-/// node gives EPERM (a missing one its lookup error).
+/// A namespace change famfs refuses ([`Vfs::refuse_change`]).
 fn refuse(vfs: &Vfs, fp: FamfsPath) -> SysResult<c_int> {
-    vfs.lookup(&fp)?;
-    Err(Errno::EPERM)
+    vfs.refuse_change(&fp).map(|()| 0)
 }
 
-/// Like `refuse` for calls that create a new name (link, symlink target
-/// name, rename destination): EPERM whether or not it exists.
-fn refuse_new(_vfs: &Vfs, _fp: FamfsPath) -> SysResult<c_int> {
-    Err(Errno::EPERM)
+/// A new name famfs refuses ([`Vfs::refuse_new_name`]).
+fn refuse_new(vfs: &Vfs, fp: FamfsPath) -> SysResult<c_int> {
+    vfs.refuse_new_name(&fp).map(|()| 0)
 }
 
 /// Two-path calls: famfs on either side is refused.

@@ -312,117 +312,10 @@ interpose! {
 }
 
 // ---------------------------------------------------------------------------
-// Copies between descriptors. A famfs side is copied by memcpy through a
-// bounce buffer; the other side may be any descriptor.
+// Copies between descriptors (famfs_vfs::copy decides).
 
-const COPY_CHUNK: usize = 1 << 20;
-
-/// Reads at `off` (or the file offset when None) from any descriptor.
-fn read_any(fd: c_int, b: &mut [u8], off: Option<i64>) -> SysResult<usize> {
-    // Called inside a hook, so these reach the kernel directly.
-    // SAFETY: `b` is a valid buffer.
-    let r = unsafe {
-        match off {
-            Some(o) => libc::pread64(fd, b.as_mut_ptr().cast(), b.len(), o),
-            None => libc::read(fd, b.as_mut_ptr().cast(), b.len()),
-        }
-    };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-fn write_any(fd: c_int, b: &[u8], off: Option<i64>) -> SysResult<usize> {
-    // SAFETY: `b` is a valid buffer.
-    let r = unsafe {
-        match off {
-            Some(o) => libc::pwrite64(fd, b.as_ptr().cast(), b.len(), o),
-            None => libc::write(fd, b.as_ptr().cast(), b.len()),
-        }
-    };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-/// One side of a copy: a famfs open file or a kernel descriptor.
-enum Side {
-    Famfs(std::sync::Arc<OpenFile>),
-    Kernel(c_int),
-}
-
-impl Side {
-    fn read(&self, b: &mut [u8], off: Option<i64>) -> SysResult<usize> {
-        match (self, off) {
-            (Side::Famfs(of), Some(o)) => of.pread(check_off(o)?, b),
-            (Side::Famfs(of), None) => of.read(b),
-            (Side::Kernel(fd), off) => read_any(*fd, b, off),
-        }
-    }
-
-    fn write(&self, b: &[u8], off: Option<i64>) -> SysResult<usize> {
-        match (self, off) {
-            (Side::Famfs(of), Some(o)) => of.pwrite(check_off(o)?, b),
-            (Side::Famfs(of), None) => of.write(b),
-            (Side::Kernel(fd), off) => write_any(*fd, b, off),
-        }
-    }
-}
-
-/// Copies up to `len` bytes; `off_in`/`off_out` are updated when given
-/// (and the file offsets are left alone for them), as copy_file_range.
-fn copy_between(
-    src: &Side,
-    off_in: Option<&mut i64>,
-    dst: &Side,
-    off_out: Option<&mut i64>,
-    len: usize,
-) -> SysResult<usize> {
-    let mut oin = off_in.as_ref().map(|o| **o);
-    let mut oout = off_out.as_ref().map(|o| **o);
-    let mut bounce = vec![0u8; len.min(COPY_CHUNK)];
-    let mut done = 0usize;
-    while done < len {
-        let want = (len - done).min(bounce.len());
-        let n = match src.read(&mut bounce[..want], oin) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        let mut w = 0;
-        while w < n {
-            match dst.write(&bounce[w..n], oout.map(|o| o + w as i64)) {
-                Ok(0) => break,
-                Ok(k) => w += k,
-                Err(e) if done + w == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        oin = oin.map(|o| o + w as i64);
-        oout = oout.map(|o| o + w as i64);
-        done += w;
-        if w < n || n < want {
-            break;
-        }
-    }
-    if let (Some(p), Some(v)) = (off_in, oin) {
-        *p = v;
-    }
-    if let (Some(p), Some(v)) = (off_out, oout) {
-        *p = v;
-    }
-    Ok(done)
-}
-
-fn side(vfs: &famfs_vfs::Vfs, fd: c_int) -> Side {
-    vfs.fds.get(fd).map_or(Side::Kernel(fd), Side::Famfs)
-}
-
+/// The offset argument of a copy call as a reference.
+///
 /// # Safety
 /// `p` must be NULL or valid for reads and writes of one `loff_t`.
 unsafe fn opt_off<'a>(p: *mut loff_t) -> Option<&'a mut i64> {
@@ -437,32 +330,16 @@ interpose! {
                 if !vfs.fds.contains(fd_in) && !vfs.fds.contains(fd_out) {
                     return Flow::Pass;
                 }
-                if flags != 0 {
-                    return Flow::Done(Err(Errno::EINVAL));
-                }
-                let (src, dst) = (side(vfs, fd_in), side(vfs, fd_out));
+                let (src, dst) = (vfs.side(fd_in), vfs.side(fd_out));
                 // SAFETY: each offset is NULL or valid for one loff_t, as
                 // copy_file_range(2) requires.
                 let (oi, oo) = unsafe { (opt_off(off_in), opt_off(off_out)) };
-                Flow::Done(copy_between(&src, oi, &dst, oo, len).map(|n| n as ssize_t))
+                Flow::Done(vfs.copy_range(&src, oi, &dst, oo, len, flags).map(|n| n as ssize_t))
             },
             || real(fd_in, off_in, fd_out, off_out, len, flags),
             -1,
         )
     }
-}
-
-/// sendfile: `offset` (if given) is the input offset, updated; the output
-/// is written at its file offset.
-fn sendfile_famfs(
-    vfs: &famfs_vfs::Vfs,
-    out_fd: c_int,
-    in_fd: c_int,
-    offset: Option<&mut i64>,
-    count: size_t,
-) -> SysResult<ssize_t> {
-    let (src, dst) = (side(vfs, in_fd), side(vfs, out_fd));
-    copy_between(&src, offset, &dst, None, count).map(|n| n as ssize_t)
 }
 
 interpose! {
@@ -475,7 +352,7 @@ interpose! {
                 // SAFETY: `offset` is NULL or valid for one off_t, as
                 // sendfile(2) requires.
                 let off = unsafe { opt_off(offset) };
-                Flow::Done(sendfile_famfs(vfs, out_fd, in_fd, off, count))
+                Flow::Done(vfs.sendfile(out_fd, in_fd, off, count).map(|n| n as ssize_t))
             },
             || real(out_fd, in_fd, offset, count),
             -1,
@@ -493,7 +370,7 @@ interpose! {
                 // SAFETY: `offset` is NULL or valid for one off_t, as
                 // sendfile(2) requires.
                 let off = unsafe { opt_off(offset) };
-                Flow::Done(sendfile_famfs(vfs, out_fd, in_fd, off, count))
+                Flow::Done(vfs.sendfile(out_fd, in_fd, off, count).map(|n| n as ssize_t))
             },
             || real(out_fd, in_fd, offset, count),
             -1,
@@ -506,8 +383,7 @@ interpose! {
         shim::hook(
             |vfs| {
                 if vfs.fds.contains(fd_in) || vfs.fds.contains(fd_out) {
-                    // As the kernel's famfs: no splice.
-                    Flow::Done(Err(Errno::EIO))
+                    Flow::Done(vfs.splice().map(|()| 0))
                 } else {
                     Flow::Pass
                 }
@@ -521,41 +397,11 @@ interpose! {
 // ---------------------------------------------------------------------------
 // Size changes are refused; a famfs file's size is fixed at creation.
 
-/// ftruncate/fallocate on famfs: only a no-op is allowed.
-fn keep_size(of: &OpenFile, new_end: i64, is_truncate: bool) -> SysResult<c_int> {
-    let f = of.file().ok_or(Errno::EISDIR)?;
-    if !of.writable() {
-        return Err(if is_truncate {
-            Errno::EINVAL
-        } else {
-            Errno::EBADF
-        });
-    }
-    if new_end < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let size = f.size() as i64;
-    if new_end == size || (!is_truncate && new_end <= size) {
-        Ok(0)
-    } else {
-        Err(Errno::EPERM)
-    }
-}
-
-/// truncate on a famfs path: only to the size it has.
-fn truncate_famfs(vfs: &famfs_vfs::Vfs, fp: &famfs_vfs::FamfsPath, len: i64) -> SysResult<c_int> {
-    match vfs.lookup(fp)?.kind {
-        famfs_vfs::InfoKind::Dir => Err(Errno::EISDIR),
-        famfs_vfs::InfoKind::File { size, .. } if size as i64 == len => Ok(0),
-        _ => Err(Errno::EPERM),
-    }
-}
-
 interpose! {
     fn truncate(path: *const libc::c_char, len: off_t) -> c_int, real {
         // SAFETY: `path` is NULL or a C string, as truncate(3) requires.
         let path = unsafe { CPath::new(path) };
-        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| truncate_famfs(vfs, &fp, len), |p| real(p, len))
+        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.truncate(&fp, len).map(|()| 0), |p| real(p, len))
     }
 }
 
@@ -563,42 +409,31 @@ interpose! {
     fn truncate64(path: *const libc::c_char, len: off64_t) -> c_int, real {
         // SAFETY: `path` is NULL or a C string, as truncate64(3) requires.
         let path = unsafe { CPath::new(path) };
-        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| truncate_famfs(vfs, &fp, len), |p| real(p, len))
+        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.truncate(&fp, len).map(|()| 0), |p| real(p, len))
     }
 }
 
 interpose! {
     fn ftruncate(fd: c_int, len: off_t) -> c_int, real {
-        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real(fd, len))
+        with_fd(fd, -1, |_, of| of.ftruncate(len).map(|()| 0), || real(fd, len))
     }
 }
 
 interpose! {
     fn ftruncate64(fd: c_int, len: off64_t) -> c_int, real {
-        with_fd(fd, -1, |_, of| keep_size(of, len, true), || real(fd, len))
+        with_fd(fd, -1, |_, of| of.ftruncate(len).map(|()| 0), || real(fd, len))
     }
-}
-
-fn fallocate_famfs(of: &OpenFile, mode: c_int, off: i64, len: i64) -> SysResult<c_int> {
-    if off < 0 || len <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if mode != 0 && mode != libc::FALLOC_FL_KEEP_SIZE {
-        // Punching holes or zeroing ranges would change allocation.
-        return Err(Errno::EPERM);
-    }
-    keep_size(of, off.checked_add(len).ok_or(Errno::EFBIG)?, false)
 }
 
 interpose! {
     fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, real {
-        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real(fd, mode, off, len))
+        with_fd(fd, -1, |_, of| of.fallocate(mode, off, len).map(|()| 0), || real(fd, mode, off, len))
     }
 }
 
 interpose! {
     fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int, real {
-        with_fd(fd, -1, |_, of| fallocate_famfs(of, mode, off, len), || real(fd, mode, off, len))
+        with_fd(fd, -1, |_, of| of.fallocate(mode, off, len).map(|()| 0), || real(fd, mode, off, len))
     }
 }
 
@@ -607,7 +442,7 @@ interpose! {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
-                Some(of) => Flow::Done(fallocate_famfs(&of, 0, off, len).map(|_| ())),
+                Some(of) => Flow::Done(of.fallocate(0, off, len)),
             },
             || real(fd, off, len),
         )
@@ -619,22 +454,11 @@ interpose! {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
-                Some(of) => Flow::Done(fallocate_famfs(&of, 0, off, len).map(|_| ())),
+                Some(of) => Flow::Done(of.fallocate(0, off, len)),
             },
             || real(fd, off, len),
         )
     }
-}
-
-fn fadvise_famfs(of: &OpenFile, len: i64, advice: c_int) -> SysResult<()> {
-    if of.is_dir() {
-        return Err(Errno::ESPIPE);
-    }
-    if len < 0 || !(0..=5).contains(&advice) {
-        return Err(Errno::EINVAL);
-    }
-    // The memory is the file: there is no page cache to advise.
-    Ok(())
 }
 
 interpose! {
@@ -642,7 +466,7 @@ interpose! {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
-                Some(of) => Flow::Done(fadvise_famfs(&of, len, advice)),
+                Some(of) => Flow::Done(of.fadvise(len, advice)),
             },
             || real(fd, off, len, advice),
         )
@@ -654,34 +478,27 @@ interpose! {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
-                Some(of) => Flow::Done(fadvise_famfs(&of, len, advice)),
+                Some(of) => Flow::Done(of.fadvise(len, advice)),
             },
             || real(fd, off, len, advice),
         )
     }
 }
 
-/// Writes already reached memory (and were written back from the CPU
-/// caches); a sync has nothing left to do.
-fn sync_famfs(_of: &OpenFile) -> SysResult<c_int> {
-    Ok(0)
-}
-
 interpose! {
     fn fsync | fdatasync(fd: c_int) -> c_int, real {
-        with_fd(fd, -1, |_, of| sync_famfs(of), || real(fd))
+        with_fd(fd, -1, |_, of| of.sync().map(|()| 0), || real(fd))
     }
 }
 
 interpose! {
     fn readahead(fd: c_int, off: off64_t, count: size_t) -> ssize_t, real {
-        // Nothing to read ahead: the file is memory.
-        with_fd(fd, -1, |_, of| if of.file().is_some() { Ok(0) } else { Err(Errno::EINVAL) }, || real(fd, off, count))
+        with_fd(fd, -1, |_, of| of.readahead().map(|()| 0), || real(fd, off, count))
     }
 }
 
 interpose! {
     fn syncfs(fd: c_int) -> c_int, real {
-        with_fd(fd, -1, |_, of| sync_famfs(of), || real(fd))
+        with_fd(fd, -1, |_, of| of.sync().map(|()| 0), || real(fd))
     }
 }
