@@ -14,10 +14,23 @@ pub mod hooks;
 pub mod interpose;
 pub mod shim;
 
-/// Runs when the library loads, before `main`: brings up the shim so that
-/// famfs descriptors inherited across exec are adopted, and standard
-/// streams on them are served, before the program touches them.
+/// Runs when the library loads, before `main`. The shim comes up here only
+/// when a standard stream is an inherited famfs descriptor (an `O_PATH`
+/// placeholder), which stdio must be given before the program touches it;
+/// otherwise nothing is read, mapped or allocated until the first hooked
+/// call (three `fcntl`s are the whole cost of loading).
 extern "C" fn at_load() {
+    let inherited = (0..=2).any(|fd: libc::c_int| {
+        // The system call itself: `fcntl` in this library is the hook,
+        // which would bring the shim up.
+        // SAFETY: F_GETFL on any descriptor number is harmless (EBADF if
+        // it is not open).
+        let fl = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+        fl >= 0 && fl as libc::c_int & libc::O_PATH != 0
+    });
+    if !inherited {
+        return;
+    }
     let _ = std::panic::catch_unwind(|| {
         if let Some(inside) = shim::enter() {
             hooks::stdio::adopt_std_streams(inside.vfs);
