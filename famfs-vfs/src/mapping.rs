@@ -81,6 +81,19 @@ fn align_up(x: usize, a: usize) -> SysResult<usize> {
         .ok_or(Errno::ENOMEM)
 }
 
+/// The pages `[start, start + len)` names: EINVAL unless `start` is
+/// page-aligned, ENOMEM if the end overflows.
+fn page_range(start: usize, len: usize) -> SysResult<Range<usize>> {
+    let page = page_size();
+    if start % page != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start
+        .checked_add(align_up(len, page)?)
+        .ok_or(Errno::ENOMEM)?;
+    Ok(start..end)
+}
+
 /// One famfs mapping a program made.
 struct Mapping {
     /// The address ranges this mapping holds: device windows rounded out to
@@ -182,14 +195,10 @@ impl Mappings {
     /// released, and any part of the range that is not famfs is unmapped
     /// by the kernel.
     pub fn unmap(&self, start: usize, len: usize) -> SysResult<()> {
-        let page = page_size();
-        if start % page != 0 || len == 0 {
+        if len == 0 {
             return Err(Errno::EINVAL);
         }
-        let end = start
-            .checked_add(align_up(len, page)?)
-            .ok_or(Errno::EINVAL)?;
-        let r = start..end;
+        let r = page_range(start, len).map_err(|_| Errno::EINVAL)?;
         let mut outside = vec![r.clone()];
         let mut list = self.list.lock();
         for m in list.iter_mut().filter(|m| overlaps(&m.held, &r)) {
@@ -215,16 +224,12 @@ impl Mappings {
     /// memory in the range go to the kernel.
     pub fn sync(&self, start: usize, len: usize, flags: i32) -> SysResult<()> {
         let known = libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE;
-        if start % page_size() != 0
-            || flags & !known != 0
+        if flags & !known != 0
             || flags & (libc::MS_ASYNC | libc::MS_SYNC) == libc::MS_ASYNC | libc::MS_SYNC
         {
             return Err(Errno::EINVAL);
         }
-        let end = start
-            .checked_add(align_up(len, page_size())?)
-            .ok_or(Errno::ENOMEM)?;
-        let r = start..end;
+        let r = page_range(start, len)?;
         let list = self.list.lock();
         let mut rest = vec![r.clone()];
         let mut device = Vec::new();
@@ -266,11 +271,11 @@ impl Mappings {
     /// mprotect(2) of a range that overlaps a famfs mapping.
     pub fn protect(&self, start: usize, len: usize, prot: i32) -> SysResult<()> {
         self.rounded_protect(start, len, prot)?;
-        let end = start.saturating_add(align_up(len, page_size())?);
+        let r = page_range(start, len)?;
         for m in self.list.lock().iter_mut() {
-            m.no_access = subtract(&m.no_access, &(start..end));
+            m.no_access = subtract(&m.no_access, &r);
             if prot == libc::PROT_NONE {
-                m.no_access.push(start..end);
+                m.no_access.push(r.clone());
             }
         }
         Ok(())
@@ -351,13 +356,7 @@ impl Mappings {
         apply: impl Fn(&Range<usize>) -> SysResult<()>,
         check: impl Fn(&Mapping) -> SysResult<()>,
     ) -> SysResult<()> {
-        if start % page_size() != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let end = start
-            .checked_add(align_up(len, page_size())?)
-            .ok_or(Errno::ENOMEM)?;
-        let r = start..end;
+        let r = page_range(start, len)?;
         let list = self.list.lock();
         let mut plan = Vec::new();
         let mut outside = vec![r.clone()];

@@ -407,14 +407,30 @@ fn reading_an_open_file_allocates_nothing() {
     };
     // The first lookup on a thread registers it with the table (once).
     assert_eq!(read_some(&mut buf), 2 * buf.len());
-    let mut total = 0;
-    let n = alloc_count::allocations_in(|| {
-        for _ in 0..1000 {
-            total += read_some(&mut buf);
+    // Pinning the epoch may run deferred work other threads (other tests)
+    // left, such as recycling their closed files, which can allocate here;
+    // a window of 1000 reads without any allocation shows the read path
+    // itself allocates nothing (one that did would allocate 1000 times in
+    // every window).
+    let mut counts = Vec::new();
+    for _ in 0..5 {
+        let mut total = 0;
+        let n = alloc_count::allocations_in(|| {
+            for _ in 0..1000 {
+                total += read_some(&mut buf);
+            }
+        });
+        assert_eq!(total, 1000 * 2 * buf.len());
+        counts.push(n);
+        if n == 0 {
+            break;
         }
-    });
-    assert_eq!(n, 0, "allocations in 1000 read + pread pairs");
-    assert_eq!(total, 1000 * 2 * buf.len());
+    }
+    assert_eq!(
+        counts.last(),
+        Some(&0),
+        "allocations in windows of 1000 read + pread pairs: {counts:?}"
+    );
     assert!(buf.iter().all(|&b| b == 0xab));
     // The check is live: an allocation in the same window is counted.
     assert_eq!(

@@ -164,7 +164,7 @@ fn two_paths(
 }
 
 interpose! {
-    fn unlink(path: *const c_char) -> c_int, real {
+    fn unlink | rmdir(path: *const c_char) -> c_int, real {
         // SAFETY: `path` is NULL or a C string, as unlink(3) requires.
         let path = unsafe { CPath::new(path) };
         with_path(libc::AT_FDCWD, path, -1, refuse, real)
@@ -180,15 +180,7 @@ interpose! {
 }
 
 interpose! {
-    fn rmdir(path: *const c_char) -> c_int, real {
-        // SAFETY: `path` is NULL or a C string, as rmdir(3) requires.
-        let path = unsafe { CPath::new(path) };
-        with_path(libc::AT_FDCWD, path, -1, refuse, real)
-    }
-}
-
-interpose! {
-    fn rename(old: *const c_char, new: *const c_char) -> c_int, real {
+    fn rename | link(old: *const c_char, new: *const c_char) -> c_int, real {
         // SAFETY: both paths are NULL or C strings, as the call requires.
         let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
         two_paths(libc::AT_FDCWD, old, libc::AT_FDCWD, new, real)
@@ -208,14 +200,6 @@ interpose! {
         // SAFETY: both paths are NULL or C strings, as the call requires.
         let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
         two_paths(d1, old, d2, new, |a, b| real(d1, a, d2, b, flags))
-    }
-}
-
-interpose! {
-    fn link(old: *const c_char, new: *const c_char) -> c_int, real {
-        // SAFETY: both paths are NULL or C strings, as the call requires.
-        let (old, new) = unsafe { (CPath::new(old), CPath::new(new)) };
-        two_paths(libc::AT_FDCWD, old, libc::AT_FDCWD, new, real)
     }
 }
 

@@ -173,13 +173,7 @@ fn lockf_famfs(of: &famfs_vfs::OpenFile, cmd: c_int) -> Result<c_int, Errno> {
 }
 
 interpose! {
-    fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int, real {
-        super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real(fd, cmd, len))
-    }
-}
-
-interpose! {
-    fn lockf64(fd: c_int, cmd: c_int, len: libc::off64_t) -> c_int, real {
+    fn lockf | lockf64(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int, real {
         super::with_fd(fd, -1, |_, of| lockf_famfs(of, cmd), || real(fd, cmd, len))
     }
 }

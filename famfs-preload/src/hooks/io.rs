@@ -122,7 +122,7 @@ interpose! {
 }
 
 interpose! {
-    fn pread(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t, real {
+    fn pread | pread64(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t, real {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as pread(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
@@ -132,37 +132,13 @@ interpose! {
 }
 
 interpose! {
-    fn pread64(fd: c_int, p: *mut c_void, n: size_t, off: off64_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `p` is valid for writes of `n` bytes, as pread64(2) requires.
-            let b = unsafe { buf_mut(p, n) }?;
-            fd_pread(of, b, off)
-        }, || real(fd, p, n, off))
-    }
-}
-
-interpose! {
-    fn __pread_chk(fd: c_int, p: *mut c_void, n: size_t, off: off_t, buflen: size_t) -> ssize_t, real {
+    fn __pread_chk | __pread64_chk(fd: c_int, p: *mut c_void, n: size_t, off: off_t, buflen: size_t) -> ssize_t, real {
         if n > buflen {
             // SAFETY: abort has no preconditions (the fortified check failed).
             unsafe { libc::abort() };
         }
         with_fd(fd, -1, |_, of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as __pread_chk(2) requires.
-            let b = unsafe { buf_mut(p, n) }?;
-            fd_pread(of, b, off)
-        }, || real(fd, p, n, off, buflen))
-    }
-}
-
-interpose! {
-    fn __pread64_chk(fd: c_int, p: *mut c_void, n: size_t, off: off64_t, buflen: size_t) -> ssize_t, real {
-        if n > buflen {
-            // SAFETY: abort has no preconditions (the fortified check failed).
-            unsafe { libc::abort() };
-        }
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `p` is valid for writes of `n` bytes, as __pread64_chk(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
             fd_pread(of, b, off)
         }, || real(fd, p, n, off, buflen))
@@ -180,7 +156,7 @@ interpose! {
 }
 
 interpose! {
-    fn preadv(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
+    fn preadv | preadv64(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
@@ -190,29 +166,9 @@ interpose! {
 }
 
 interpose! {
-    fn preadv64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv64(2) requires.
-            let v = unsafe { iovecs(iov, cnt) }?;
-            fd_preadv(of, v, check_off(off)? as i64)
-        }, || real(fd, iov, cnt, off))
-    }
-}
-
-interpose! {
-    fn preadv2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
+    fn preadv2 | preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv2(2) requires.
-            let v = unsafe { iovecs(iov, cnt) }?;
-            fd_preadv(of, v, off)
-        }, || real(fd, iov, cnt, off, flags))
-    }
-}
-
-interpose! {
-    fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv64v2(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
             fd_preadv(of, v, off)
         }, || real(fd, iov, cnt, off, flags))
@@ -230,19 +186,9 @@ interpose! {
 }
 
 interpose! {
-    fn pwrite(fd: c_int, p: *const c_void, n: size_t, off: off_t) -> ssize_t, real {
+    fn pwrite | pwrite64(fd: c_int, p: *const c_void, n: size_t, off: off_t) -> ssize_t, real {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `p` is valid for reads of `n` bytes, as pwrite(2) requires.
-            let b = unsafe { buf(p, n) }?;
-            of.pwrite(check_off(off)?, b).map(|n| n as ssize_t)
-        }, || real(fd, p, n, off))
-    }
-}
-
-interpose! {
-    fn pwrite64(fd: c_int, p: *const c_void, n: size_t, off: off64_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `p` is valid for reads of `n` bytes, as pwrite64(2) requires.
             let b = unsafe { buf(p, n) }?;
             of.pwrite(check_off(off)?, b).map(|n| n as ssize_t)
         }, || real(fd, p, n, off))
@@ -260,7 +206,7 @@ interpose! {
 }
 
 interpose! {
-    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
+    fn pwritev | pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
@@ -270,29 +216,9 @@ interpose! {
 }
 
 interpose! {
-    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev64(2) requires.
-            let v = unsafe { iovecs(iov, cnt) }?;
-            fd_pwritev(of, v, check_off(off)? as i64)
-        }, || real(fd, iov, cnt, off))
-    }
-}
-
-interpose! {
-    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
+    fn pwritev2 | pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev2(2) requires.
-            let v = unsafe { iovecs(iov, cnt) }?;
-            fd_pwritev(of, v, off)
-        }, || real(fd, iov, cnt, off, flags))
-    }
-}
-
-interpose! {
-    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
-            // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev64v2(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
             fd_pwritev(of, v, off)
         }, || real(fd, iov, cnt, off, flags))
@@ -343,25 +269,7 @@ interpose! {
 }
 
 interpose! {
-    fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut off_t, count: size_t) -> ssize_t, real {
-        shim::hook(
-            |vfs| {
-                if !vfs.fds.contains(in_fd) && !vfs.fds.contains(out_fd) {
-                    return Flow::Pass;
-                }
-                // SAFETY: `offset` is NULL or valid for one off_t, as
-                // sendfile(2) requires.
-                let off = unsafe { opt_off(offset) };
-                Flow::Done(vfs.sendfile(out_fd, in_fd, off, count).map(|n| n as ssize_t))
-            },
-            || real(out_fd, in_fd, offset, count),
-            -1,
-        )
-    }
-}
-
-interpose! {
-    fn sendfile64(out_fd: c_int, in_fd: c_int, offset: *mut off64_t, count: size_t) -> ssize_t, real {
+    fn sendfile | sendfile64(out_fd: c_int, in_fd: c_int, offset: *mut off_t, count: size_t) -> ssize_t, real {
         shim::hook(
             |vfs| {
                 if !vfs.fds.contains(in_fd) && !vfs.fds.contains(out_fd) {
@@ -398,7 +306,7 @@ interpose! {
 // Size changes are refused; a famfs file's size is fixed at creation.
 
 interpose! {
-    fn truncate(path: *const libc::c_char, len: off_t) -> c_int, real {
+    fn truncate | truncate64(path: *const libc::c_char, len: off_t) -> c_int, real {
         // SAFETY: `path` is NULL or a C string, as truncate(3) requires.
         let path = unsafe { CPath::new(path) };
         super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.truncate(&fp, len).map(|()| 0), |p| real(p, len))
@@ -406,39 +314,19 @@ interpose! {
 }
 
 interpose! {
-    fn truncate64(path: *const libc::c_char, len: off64_t) -> c_int, real {
-        // SAFETY: `path` is NULL or a C string, as truncate64(3) requires.
-        let path = unsafe { CPath::new(path) };
-        super::with_path(libc::AT_FDCWD, path, -1, |vfs, fp| vfs.truncate(&fp, len).map(|()| 0), |p| real(p, len))
-    }
-}
-
-interpose! {
-    fn ftruncate(fd: c_int, len: off_t) -> c_int, real {
+    fn ftruncate | ftruncate64(fd: c_int, len: off_t) -> c_int, real {
         with_fd(fd, -1, |_, of| of.ftruncate(len).map(|()| 0), || real(fd, len))
     }
 }
 
 interpose! {
-    fn ftruncate64(fd: c_int, len: off64_t) -> c_int, real {
-        with_fd(fd, -1, |_, of| of.ftruncate(len).map(|()| 0), || real(fd, len))
-    }
-}
-
-interpose! {
-    fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, real {
+    fn fallocate | fallocate64(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, real {
         with_fd(fd, -1, |_, of| of.fallocate(mode, off, len).map(|()| 0), || real(fd, mode, off, len))
     }
 }
 
 interpose! {
-    fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int, real {
-        with_fd(fd, -1, |_, of| of.fallocate(mode, off, len).map(|()| 0), || real(fd, mode, off, len))
-    }
-}
-
-interpose! {
-    fn posix_fallocate(fd: c_int, off: off_t, len: off_t) -> c_int, real {
+    fn posix_fallocate | posix_fallocate64(fd: c_int, off: off_t, len: off_t) -> c_int, real {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
@@ -450,19 +338,7 @@ interpose! {
 }
 
 interpose! {
-    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int, real {
-        shim::hook_errno(
-            |vfs| match vfs.fds.get(fd) {
-                None => Flow::Pass,
-                Some(of) => Flow::Done(of.fallocate(0, off, len)),
-            },
-            || real(fd, off, len),
-        )
-    }
-}
-
-interpose! {
-    fn posix_fadvise(fd: c_int, off: off_t, len: off_t, advice: c_int) -> c_int, real {
+    fn posix_fadvise | posix_fadvise64(fd: c_int, off: off_t, len: off_t, advice: c_int) -> c_int, real {
         shim::hook_errno(
             |vfs| match vfs.fds.get(fd) {
                 None => Flow::Pass,
@@ -474,19 +350,7 @@ interpose! {
 }
 
 interpose! {
-    fn posix_fadvise64(fd: c_int, off: off64_t, len: off64_t, advice: c_int) -> c_int, real {
-        shim::hook_errno(
-            |vfs| match vfs.fds.get(fd) {
-                None => Flow::Pass,
-                Some(of) => Flow::Done(of.fadvise(len, advice)),
-            },
-            || real(fd, off, len, advice),
-        )
-    }
-}
-
-interpose! {
-    fn fsync | fdatasync(fd: c_int) -> c_int, real {
+    fn fsync | fdatasync | syncfs(fd: c_int) -> c_int, real {
         with_fd(fd, -1, |_, of| of.sync().map(|()| 0), || real(fd))
     }
 }
@@ -494,11 +358,5 @@ interpose! {
 interpose! {
     fn readahead(fd: c_int, off: off64_t, count: size_t) -> ssize_t, real {
         with_fd(fd, -1, |_, of| of.readahead().map(|()| 0), || real(fd, off, count))
-    }
-}
-
-interpose! {
-    fn syncfs(fd: c_int) -> c_int, real {
-        with_fd(fd, -1, |_, of| of.sync().map(|()| 0), || real(fd))
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::interpose::interpose;
 use crate::shim::{self, Flow};
-use libc::{c_int, c_void, off64_t, off_t, size_t};
+use libc::{c_int, c_void, off_t, size_t};
 
 fn mmap_famfs(
     addr: *mut c_void,
@@ -31,13 +31,7 @@ fn mmap_famfs(
 }
 
 interpose! {
-    fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void, real, fail(libc::MAP_FAILED) {
-        mmap_famfs(addr, len, prot, flags, fd, off, || real(addr, len, prot, flags, fd, off))
-    }
-}
-
-interpose! {
-    fn mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void, real, fail(libc::MAP_FAILED) {
+    fn mmap | mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void, real, fail(libc::MAP_FAILED) {
         mmap_famfs(addr, len, prot, flags, fd, off, || real(addr, len, prot, flags, fd, off))
     }
 }

@@ -245,7 +245,7 @@ unsafe fn replace_stream(old: *mut FILE, new: *mut FILE) -> *mut FILE {
 }
 
 interpose! {
-    fn freopen(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE, real {
+    fn freopen | freopen64(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE, real {
         // SAFETY: `path` is NULL or a C string, `mode` a C string and `old`
         // an open stream, as freopen(3) requires.
         let (path, cmode) = unsafe { (CPath::new(path), CPath::new(mode)) };
@@ -263,29 +263,6 @@ interpose! {
             // SAFETY: `p` and `mode` are C strings (above); `old` is the
             // caller's open stream.
             unsafe { replace_stream(old, libc::fopen(p, mode)) }
-        } else {
-            real(p, mode, old)
-        })
-    }
-}
-
-interpose! {
-    fn freopen64(path: *const c_char, mode: *const c_char, old: *mut FILE) -> *mut FILE, real {
-        // SAFETY: `path` is NULL or a C string, `mode` a C string and `old`
-        // an open stream, as freopen64(3) requires.
-        let (path, cmode) = unsafe { (CPath::new(path), CPath::new(mode)) };
-        let ours = is_ours(old);
-        if path.bytes.is_none() {
-            return if ours { old } else { real(path.ptr, mode, old) };
-        }
-        with_path(libc::AT_FDCWD, path, std::ptr::null_mut(), |vfs, fp| {
-            let new = fopen_famfs(vfs, fp, cmode)?;
-            // SAFETY: `old` is the caller's open stream (freopen64(3)).
-            Ok(unsafe { replace_stream(old, new) })
-        }, |p| if ours {
-            // SAFETY: `p` and `mode` are C strings (above); `old` is the
-            // caller's open stream.
-            unsafe { replace_stream(old, libc::fopen64(p, mode)) }
         } else {
             real(p, mode, old)
         })
