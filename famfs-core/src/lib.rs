@@ -33,5 +33,6 @@ pub mod poison;
 pub mod random;
 pub mod replay;
 pub mod stripe;
+pub mod syscall;
 
 pub use error::{Error, Result};

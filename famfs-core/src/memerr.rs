@@ -197,17 +197,17 @@ fn reset_sigbus_default() {
     // The kernel's sigaction is {handler, flags, restorer, mask}: all zero
     // is SIG_DFL with no flags and an empty mask.
     let dfl = [0u64; 4];
-    // SAFETY: `dfl` is a valid kernel sigaction; rt_sigaction is
-    // async-signal-safe.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            libc::SIGBUS,
-            dfl.as_ptr(),
-            std::ptr::null_mut::<u64>(),
-            8,
-        )
-    };
+    let a = [
+        libc::c_long::from(libc::SIGBUS),
+        dfl.as_ptr() as libc::c_long,
+        0,
+        8,
+        0,
+        0,
+    ];
+    // SAFETY: `dfl` is a valid kernel sigaction and the old action is not
+    // asked for; a raw rt_sigaction is async-signal-safe.
+    unsafe { crate::syscall::raw(libc::SYS_rt_sigaction, a) };
 }
 
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {

@@ -81,3 +81,25 @@ void famfs_set_stream_fd(FILE *f, int fd)
 {
 	f->_fileno = fd;
 }
+
+/*
+ * glibc's syscall() function, which programs (libuv, for statx) use to make
+ * system calls glibc has no wrapper for. It is variadic, so the arguments
+ * are collected here, six of them as the kernel takes, and handed to the
+ * Rust dispatcher, which serves the file-system calls on famfs paths and
+ * descriptors and makes every other call itself.
+ */
+long famfs_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+long syscall(long nr, ...)
+{
+	va_list ap;
+	long a[6];
+	int i;
+
+	va_start(ap, nr);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	return famfs_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}

@@ -23,9 +23,17 @@ extern "C" fn at_load() {
     let inherited = (0..=2).any(|fd: libc::c_int| {
         // The system call itself: `fcntl` in this library is the hook,
         // which would bring the shim up.
+        let a = [
+            libc::c_long::from(fd),
+            libc::c_long::from(libc::F_GETFL),
+            0,
+            0,
+            0,
+            0,
+        ];
         // SAFETY: F_GETFL on any descriptor number is harmless (EBADF if
         // it is not open).
-        let fl = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+        let fl = unsafe { famfs_core::syscall::raw(libc::SYS_fcntl, a) };
         fl >= 0 && fl as libc::c_int & libc::O_PATH != 0
     });
     if !inherited {

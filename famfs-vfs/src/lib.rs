@@ -227,8 +227,9 @@ impl Vfs {
         };
         // The system call itself, not libc's fcntl: under the shim that
         // would come back through the fcntl hook for nothing.
-        // SAFETY: plain fcntl on our template descriptor.
-        let fd = unsafe { libc::syscall(libc::SYS_fcntl, t, cmd, 0) };
+        let a = [libc::c_long::from(t), libc::c_long::from(cmd), 0, 0, 0, 0];
+        // SAFETY: F_DUPFD(_CLOEXEC) of our template descriptor.
+        let fd = unsafe { famfs_core::syscall::raw(libc::SYS_fcntl, a) };
         if fd < 0 {
             Err(Errno::last())
         } else {

@@ -11,6 +11,7 @@ pub mod open;
 pub mod process;
 pub mod stat;
 pub mod stdio;
+pub mod syscall;
 
 use crate::shim::{self, CPath, Flow};
 use famfs_vfs::{FamfsPath, OpenFile, SysResult, Target, Vfs};
