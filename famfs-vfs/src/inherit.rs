@@ -262,7 +262,7 @@ impl Vfs {
         let mp = std::str::from_utf8(mp).map_err(|_| Errno::EINVAL)?;
         let rel = std::str::from_utf8(rel).map_err(|_| Errno::EINVAL)?;
         let mount = self
-            .mounts
+            .mounts()
             .iter()
             .find(|m| m.mountpoint == mp)
             .ok_or(Errno::ENOENT)?;

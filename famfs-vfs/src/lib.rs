@@ -23,6 +23,7 @@ mod recycle;
 mod resolve;
 mod size;
 pub mod stat;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -34,7 +35,6 @@ pub use mapping::Mappings;
 pub use mount::{DirEntry, InfoKind, KnownNode, Mount, NodeInfo};
 pub use resolve::{normalize, FamfsPath, Target};
 
-use famfs_core::mounts::MountTable;
 use famfs_core::namespace::Meta;
 use nix::errno::Errno;
 use parking_lot::RwLock;
@@ -54,7 +54,7 @@ pub(crate) fn sys<T>(r: famfs_core::Result<T>) -> SysResult<T> {
 
 /// Every famfs mount of this host, as one process sees them.
 pub struct Vfs {
-    pub(crate) mounts: Vec<Arc<Mount>>,
+    pub(crate) mounts: table::MountSet,
     /// The famfs descriptors of this process.
     pub fds: FdTable,
     /// The working directory when it is inside famfs (the kernel's stays
@@ -81,23 +81,13 @@ impl std::fmt::Debug for Vfs {
 }
 
 impl Vfs {
-    /// The mounts in the host's mount table (`FAMFS_MOUNTS`). A missing or
-    /// unreadable table means no mounts: every call goes to the kernel.
+    /// The mounts in the host's mount table (`FAMFS_MOUNTS`), watched so
+    /// that mounts added or removed later are seen (see `table`). A
+    /// missing or unreadable table means no mounts: every call goes to the
+    /// kernel until one appears.
     pub fn from_env() -> Vfs {
-        let entries = match MountTable::load() {
-            Ok(t) => t.entries,
-            Err(e) => {
-                tracing::debug!(error = %e, "no famfs mount table; the shim passes everything through");
-                Vec::new()
-            }
-        };
-        let vfs = Vfs::with_mounts(
-            entries
-                .into_iter()
-                .map(|e| Arc::new(Mount::new(e)))
-                .collect(),
-        );
-        if !vfs.mounts.is_empty() {
+        let vfs = Vfs::with_set(table::MountSet::from_table());
+        if !vfs.mounts().is_empty() {
             vfs.adopt_cwd();
             vfs.adopt_inherited();
         }
@@ -106,6 +96,10 @@ impl Vfs {
 
     /// A view of exactly `mounts` (tests and front ends that know their mounts).
     pub fn with_mounts(mounts: Vec<Arc<Mount>>) -> Vfs {
+        Vfs::with_set(table::MountSet::fixed(mounts))
+    }
+
+    fn with_set(mounts: table::MountSet) -> Vfs {
         Vfs {
             mounts,
             fds: FdTable::default(),
@@ -118,14 +112,15 @@ impl Vfs {
         }
     }
 
-    /// Whether any famfs is mounted (if not, the shim does nothing).
+    /// Whether famfs may be mounted: a mount exists, or the mount table is
+    /// watched for one (if not, the shim does nothing).
     pub fn is_active(&self) -> bool {
-        !self.mounts.is_empty()
+        !self.mounts().is_empty() || self.mounts.watched()
     }
 
-    /// The mounts this view serves.
+    /// The mounts this view serves now.
     pub fn mounts(&self) -> &[Arc<Mount>] {
-        &self.mounts
+        self.mounts.list()
     }
 
     /// A shell that did `cd` into famfs exported PWD before exec'ing us;

@@ -142,7 +142,7 @@ impl Vfs {
     /// Paths under a mount point, the common famfs case, are answered by
     /// a prefix compare before the search for the mount's name.
     fn may_name_a_mount(&self, path: &[u8]) -> bool {
-        self.mounts.iter().any(|m| {
+        self.mounts().iter().any(|m| {
             let mp = m.mountpoint.as_bytes();
             path.len() > mp.len() && path[mp.len()] == b'/' && path.starts_with(mp)
                 || contains(path, m.name.as_bytes())
@@ -154,7 +154,12 @@ impl Vfs {
     /// allocation or system call. False means "resolve it".
     #[inline]
     pub fn path_is_plain(&self, dirfd: i32, path: &[u8]) -> bool {
-        if self.mounts.is_empty() {
+        // Time to look at the mount table again: resolve inside the shim,
+        // which does.
+        if self.mounts.due() {
+            return false;
+        }
+        if self.mounts().is_empty() {
             return true;
         }
         if self.may_name_a_mount(path) {
@@ -182,7 +187,7 @@ impl Vfs {
     /// The mount holding absolute normalised `abs` and where the path
     /// within it starts in `abs`.
     fn mount_at(&self, abs: &[u8]) -> Option<(&Arc<Mount>, usize)> {
-        famfs_core::mounts::longest_mount(&self.mounts, |m| m.mountpoint.as_bytes(), abs)
+        famfs_core::mounts::longest_mount(self.mounts(), |m| m.mountpoint.as_bytes(), abs)
     }
 
     /// `x/..` is only the parent of `x` if `x` is a directory: the kernel
@@ -232,6 +237,7 @@ impl Vfs {
     /// [`Vfs::path_is_plain`] return false (the shim's hooks check that
     /// before entering the shim), so the cheap tests are not made twice.
     pub fn resolve_unplain<'a>(&'a self, dirfd: i32, path: &'a [u8]) -> SysResult<Target<'a>> {
+        self.mounts.refresh_if_due();
         let absolute = path.first() == Some(&b'/');
         // Most paths are absolute and already normal: look them up as given.
         if absolute && path.last() != Some(&b'/') {

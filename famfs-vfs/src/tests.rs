@@ -331,7 +331,7 @@ fn durable_state_is_shared_through_a_page() {
         "{link:?}"
     );
     // A new image would find it: adopt it into a second Vfs of the same mounts.
-    let other = Vfs::with_mounts(f.vfs.mounts.clone());
+    let other = Vfs::with_mounts(f.vfs.mounts().to_vec());
     other.adopt_inherited();
     let adopted = other.fds.get(fd).expect("adopted");
     assert_eq!(adopted.rel(), "a.bin");
