@@ -116,3 +116,62 @@ fn node_sees_famfs_files() {
     assert_eq!(v["stream"], 100_000, "{v}");
     let _ = fs::metadata(&fx.r.dev);
 }
+
+/// The temporary-name calls in a famfs directory: mkstemp is EPERM (glibc
+/// would otherwise create the file with an internal open the shim cannot
+/// see), mkdtemp makes a directory through the log, and `sed -i` fails
+/// with "Operation not permitted", leaving the file as it was.
+#[test]
+fn temporary_names_in_famfs_follow_famfs_rules() {
+    let fx = fixture();
+    let py = r#"
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = sys.argv[1]
+t = ctypes.create_string_buffer((d + "/tmpXXXXXX").encode())
+fd = libc.mkstemp(t)
+print("mkstemp", fd, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
+t = ctypes.create_string_buffer((d + "/tmpXXXXXX.txt").encode())
+fd = libc.mkstemps(t, 4)
+print("mkstemps", fd, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
+t = ctypes.create_string_buffer((d + "/bad").encode())
+ctypes.set_errno(0)
+print("mkstemp_bad_template", libc.mkstemp(t), errno.errorcode.get(ctypes.get_errno(), 0))
+t = ctypes.create_string_buffer((d + "/dirXXXXXX").encode())
+libc.mkdtemp.restype = ctypes.c_char_p
+r = libc.mkdtemp(t)
+name = r.decode() if r else None
+print("mkdtemp", name is not None and os.path.isdir(name) and name != d + "/dirXXXXXX")
+print("listed", os.path.basename(name) in os.listdir(d) if name else False)
+"#;
+    let out = run(fx.env.shim("python3", &["-c", py, &fx.r.p("d")]));
+    assert!(out.success(), "{}", out.describe());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "mkstemp -1 EPERM",
+            "mkstemps -1 EPERM",
+            "mkstemp_bad_template -1 EINVAL",
+            "mkdtemp True",
+            "listed True"
+        ],
+        "{}",
+        out.describe()
+    );
+    // The new directory is in the log: the CLI sees it.
+    let ls = fx.env.ok(&["ls", &fx.r.p("d")]);
+    assert!(ls.lines().any(|l| l.contains("dir")), "{ls}");
+
+    let before = fx.env.ok_bytes(&["cat", &fx.r.p("d/sub/deep.txt")]);
+    let out = run(fx
+        .env
+        .shim("sed", &["-i", "s/deep/DEEP/", &fx.r.p("d/sub/deep.txt")]));
+    assert!(!out.success(), "sed -i succeeded: {}", out.describe());
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fx.env.ok_bytes(&["cat", &fx.r.p("d/sub/deep.txt")]), before);
+}

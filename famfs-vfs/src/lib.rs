@@ -24,6 +24,7 @@ mod resolve;
 mod size;
 pub mod stat;
 mod table;
+mod temp;
 #[cfg(test)]
 mod tests;
 

@@ -12,6 +12,7 @@ pub mod process;
 pub mod stat;
 pub mod stdio;
 pub mod syscall;
+pub mod temp;
 
 use crate::shim::{self, CPath, Flow};
 use famfs_vfs::{FamfsPath, OpenFile, SysResult, Target, Vfs};
