@@ -20,6 +20,7 @@ fn dup_onto(old: c_int, new: c_int, real: impl Fn() -> c_int + Copy) -> c_int {
                 // The shim's own descriptor is not the application's to touch.
                 return Flow::Done(Err(Errno::EBADF));
             }
+            super::stdio::before_std_change(new);
             let r = real();
             if r < 0 {
                 return Flow::Done(Err(Errno::last()));
@@ -31,6 +32,7 @@ fn dup_onto(old: c_int, new: c_int, real: impl Fn() -> c_int + Copy) -> c_int {
                         vfs.forget(new);
                     }
                 }
+                super::stdio::follow_std(vfs, new);
             }
             Flow::Done(Ok(r))
         },
@@ -50,6 +52,7 @@ interpose! {
                         return Flow::Done(Err(Errno::last()));
                     }
                     vfs.duplicated(&of, r);
+                    super::stdio::follow_std(vfs, r);
                     Flow::Done(Ok(r))
                 }
             },
@@ -88,6 +91,7 @@ fn fcntl_famfs(
                 return Err(Errno::last());
             }
             vfs.duplicated(&of, r);
+            super::stdio::follow_std(vfs, r);
             Ok(r)
         }
         libc::F_GETFD | libc::F_SETFD => {

@@ -74,8 +74,10 @@ interpose! {
                     // The shim's own descriptor is not the application's.
                     return Flow::Done(Err(nix::errno::Errno::EBADF));
                 }
+                super::stdio::before_std_change(fd);
                 if vfs.forget(fd) {
                     tracing::debug!(fd, "famfs close");
+                    super::stdio::follow_std(vfs, fd);
                 }
                 Flow::Pass
             },

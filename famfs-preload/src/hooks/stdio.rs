@@ -11,6 +11,7 @@ use crate::shim::{self, CPath};
 use famfs_vfs::SysResult;
 use libc::{c_char, c_int, c_void, off64_t, size_t, ssize_t, FILE};
 use nix::errno::Errno;
+use std::sync::atomic::Ordering;
 
 #[repr(C)]
 struct CookieIoFunctions {
@@ -82,6 +83,12 @@ unsafe extern "C" fn cookie_seek(c: *mut c_void, off: *mut off64_t, whence: c_in
 
 unsafe extern "C" fn cookie_close(c: *mut c_void) -> c_int {
     let fd = c as usize as c_int;
+    if DETACHED.lock().contains(&fd) {
+        // A standard stream the program moved off famfs: the descriptor
+        // is no longer the stream's to close.
+        DETACHED.lock().retain(|&d| d != fd);
+        return 0;
+    }
     if let Some(vfs) = shim::vfs_if_ready() {
         vfs.forget(fd);
     }
@@ -89,6 +96,9 @@ unsafe extern "C" fn cookie_close(c: *mut c_void) -> c_int {
     // so this is a plain kernel close wherever it is called from.
     unsafe { libc::close(fd) }
 }
+
+/// Descriptors whose cookie stream is being retired without closing them.
+static DETACHED: parking_lot::Mutex<Vec<c_int>> = parking_lot::Mutex::new(Vec::new());
 
 /// Streams the shim made (cookie streams), so freopen and fclose know them.
 static STREAMS: parking_lot::Mutex<Vec<usize>> = parking_lot::Mutex::new(Vec::new());
@@ -171,6 +181,89 @@ pub fn adopt_std_streams(vfs: &famfs_vfs::Vfs) {
                 tracing::warn!(fd, errno = %e, "cannot give a famfs standard stream to stdio")
             }
         }
+    }
+}
+
+/// glibc's own standard streams, kept while a famfs cookie stream stands
+/// in for one (index = descriptor), to put back when the descriptor stops
+/// being famfs.
+static ORIGINAL: [std::sync::atomic::AtomicPtr<FILE>; 3] = [
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+];
+
+fn std_global(fd: c_int) -> *mut *mut FILE {
+    match fd {
+        0 => std::ptr::addr_of_mut!(stdin),
+        1 => std::ptr::addr_of_mut!(stdout),
+        _ => std::ptr::addr_of_mut!(stderr),
+    }
+}
+
+/// Before a descriptor of 0, 1 or 2 is replaced (dup2, dup3, close):
+/// output the program buffered in that standard stream goes where the
+/// descriptor pointed until now.
+pub fn before_std_change(fd: c_int) {
+    if (0..=2).contains(&fd) {
+        // SAFETY: glibc's standard stream global for `fd`; fflush of a
+        // valid stream (or NULL, which flushes all) is always allowed.
+        unsafe { libc::fflush(*std_global(fd)) };
+    }
+}
+
+/// After descriptor `fd` (0, 1 or 2) changed: if it is now famfs, the
+/// standard stream becomes a cookie stream on it (glibc's own stream
+/// would read and write it with internal calls the shim cannot see, so
+/// `dup2(famfs_fd, 1); printf(...)` and a shell's `printf AB 1<> F` would
+/// fail with EBADF); if it no longer is, glibc's stream comes back.
+pub fn follow_std(vfs: &famfs_vfs::Vfs, fd: c_int) {
+    if !(0..=2).contains(&fd) {
+        return;
+    }
+    let global = std_global(fd);
+    // SAFETY: glibc's standard stream global for `fd`, read and written
+    // by the thread that changes the descriptor, as a program that
+    // reassigns stdout itself would.
+    let current = unsafe { *global };
+    let ours = is_ours(current) && current != ORIGINAL[fd as usize].load(Ordering::Acquire);
+    match vfs.fds.get(fd) {
+        Some(of) => {
+            if ours {
+                return;
+            }
+            let mode = match (of.readable(), of.writable()) {
+                (true, true) => c"r+",
+                (true, false) => c"r",
+                (false, true) => c"w",
+                (false, false) => return,
+            };
+            match stream(fd, mode.as_ptr()) {
+                Ok(f) => {
+                    ORIGINAL[fd as usize].store(current, Ordering::Release);
+                    // SAFETY: as above.
+                    unsafe { *global = f };
+                }
+                Err(e) => {
+                    tracing::warn!(fd, errno = %e, "cannot give a famfs standard stream to stdio")
+                }
+            }
+        }
+        None if ours => {
+            let original = ORIGINAL[fd as usize].swap(std::ptr::null_mut(), Ordering::AcqRel);
+            if original.is_null() {
+                return;
+            }
+            unregister(current);
+            DETACHED.lock().push(fd);
+            // SAFETY: our cookie stream, retired without closing `fd`
+            // (DETACHED); glibc's stream goes back in the global.
+            unsafe {
+                libc::fclose(current);
+                *global = original;
+            }
+        }
+        None => {}
     }
 }
 
