@@ -16,6 +16,7 @@ mod copy;
 mod fdtable;
 mod file;
 mod inherit;
+mod loadable;
 mod mapping;
 mod mount;
 mod names;
@@ -70,6 +71,8 @@ pub struct Vfs {
     template: AtomicI32,
     /// famfs file mappings in this process.
     pub mappings: Mappings,
+    /// Sealed copies of famfs libraries handed to the dynamic loader.
+    loadables: loadable::Loadables,
     creds: stat::CredCache,
 }
 
@@ -109,6 +112,7 @@ impl Vfs {
             kernel_cwd: RwLock::new(None),
             template: AtomicI32::new(-1),
             mappings: Mappings::default(),
+            loadables: loadable::Loadables::default(),
             creds: stat::CredCache::default(),
         }
     }

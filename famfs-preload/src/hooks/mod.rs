@@ -4,6 +4,7 @@
 
 pub mod cwd;
 pub mod dir;
+pub mod dl;
 pub mod fd;
 pub mod io;
 pub mod mmap;
