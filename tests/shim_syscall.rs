@@ -175,3 +175,31 @@ print("listed", os.path.basename(name) in os.listdir(d) if name else False)
     );
     assert_eq!(fx.env.ok_bytes(&["cat", &fx.r.p("d/sub/deep.txt")]), before);
 }
+
+/// A statically linked program does not call libc's exported functions, so
+/// the shim cannot serve it: a famfs path is a clean ENOENT from the
+/// kernel, and nothing on the device changes.
+#[test]
+fn a_static_program_gets_enoent_and_changes_nothing() {
+    let fx = fixture();
+    let busybox = std::path::Path::new("/bin/busybox");
+    assert!(
+        busybox.exists(),
+        "busybox is missing: apt-get install busybox-static"
+    );
+    let before = fx.r.meta();
+    let out = run(fx.env.shim(busybox, &["cat", &fx.r.p("d/data.bin")]));
+    assert!(!out.success(), "{}", out.describe());
+    assert!(
+        out.stderr.contains("No such file or directory"),
+        "{}",
+        out.describe()
+    );
+    let out = run(fx.env.shim(
+        busybox,
+        &["sh", "-c", &format!("echo x > {}", fx.r.p("d/new"))],
+    ));
+    assert!(!out.success(), "{}", out.describe());
+    assert_meta_unchanged(&fx.r, &before, "a static program's attempts");
+    fx.env.ok(&["fsck", &fx.r.mnt]);
+}
