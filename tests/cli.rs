@@ -570,11 +570,19 @@ fn creat_same_size_is_a_noop_other_size_fails() {
     let r = env.region("64m");
     env.ok(&["creat", "-r", "-S", "5", "-s", "5000", &r.p("f")]);
     let before = r.meta();
-    // Same size: exit 0, nothing logged, content untouched (even with -r -S 9).
+    // Same size (or none given): exit 0, nothing logged; without a seed the
+    // content is untouched.
     env.ok(&["creat", "-s", "5000", &r.p("f")]);
-    env.ok(&["creat", "-r", "-S", "9", "-s", "5000", &r.p("f")]);
-    assert_meta_unchanged(&r, &before, "re-creat with the same size");
+    env.ok(&["creat", &r.p("f")]);
     env.ok(&["verify", "-S", "5", "-f", &r.p("f")]);
+    // With a seed the file is re-randomized in place, as the reference CLI
+    // does, with or without -s.
+    env.ok(&["creat", "-r", "-S", "9", "-s", "5000", &r.p("f")]);
+    env.ok(&["verify", "-S", "9", "-f", &r.p("f")]);
+    env.fail(&["verify", "-S", "5", "-f", &r.p("f")]);
+    env.ok(&["creat", "-r", "-S", "0x5", &r.p("f")]);
+    env.ok(&["verify", "-S", "5", "-f", &r.p("f")]);
+    assert_meta_unchanged(&r, &before, "re-creat with the same size");
     let err = fail_unchanged(
         &env,
         &r,
@@ -1322,7 +1330,7 @@ fn usage_errors_exit_2() {
         vec![],
         vec!["no-such-subcommand"],
         vec!["mkdir"],
-        vec!["creat", "/famfs-test-x/f"],
+        vec!["creat"],
         vec!["mkfs"],
         vec!["mkfs", "--bogus", "/tmp/x"],
         vec!["mount", "/tmp/x"],

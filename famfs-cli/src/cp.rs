@@ -263,7 +263,7 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
         uid: owner.uid,
         gid: owner.gid,
         file_mode: a.owner.mode,
-        verbose: a.verbose,
+        verbose: a.verbose > 0,
         umask: crate::mode::umask(),
         written: HashSet::new(),
         progress,

@@ -11,7 +11,7 @@ use famfs_core::random::RandomPattern;
 use famfs_core::Error;
 
 pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
-    if a.size == 0 {
+    if a.size == Some(0) {
         return Err(CliError::Msg(
             "invalid size 0: famfs files hold at least one byte".into(),
         ));
@@ -21,17 +21,72 @@ pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
         return Err(t.err(Error::IsADirectory(String::new())));
     }
     let mut fs = t.open(Access::ReadWrite)?;
-    let meta = a.owner.meta(mode::FILE_DEFAULT);
     let seed = (a.random || a.seed.is_some()).then(|| a.seed.unwrap_or_else(random_seed));
+
+    // An existing file, as the reference CLI treats it: creating it again
+    // is a no-op if the size matches (or none is given), and a seed
+    // re-randomizes its contents in place.
+    match fs.lookup(&t.rel) {
+        Ok(n) => {
+            let n = n.clone();
+            let f = n
+                .as_file()
+                .ok_or_else(|| t.err(Error::IsADirectory(t.rel.clone())))?;
+            if let Some(size) = a.size.filter(|&s| s != f.size) {
+                return Err(t.err(Error::SizeMismatch {
+                    path: t.rel.clone(),
+                    existing: f.size,
+                    requested: size,
+                }));
+            }
+            match seed {
+                Some(s) => {
+                    let io = fs.file_io(n.ino).map_err(|e| t.err(e))?;
+                    fill_random(&io, s).map_err(|e| t.err(e))?;
+                    if a.seed.is_none() {
+                        outln!(con, "seed: {s}");
+                    }
+                    if a.verbose > 0 {
+                        outln!(con, "randomized {} bytes: {}", f.size, t.shown());
+                    }
+                }
+                None if a.verbose > 0 => {
+                    outln!(
+                        con,
+                        "{} exists with size {}: nothing to do",
+                        t.shown(),
+                        f.size
+                    )
+                }
+                None => {}
+            }
+            return Ok(());
+        }
+        Err(Error::NotFound(_)) => {}
+        Err(e) => return Err(t.err(e)),
+    }
+
+    let size = a.size.ok_or_else(|| {
+        CliError::Msg(format!("{}: a new file needs a size (-s SIZE)", t.shown()))
+    })?;
+    let meta = a.owner.meta(mode::FILE_DEFAULT);
     let placement = a.stripe.placement(&t.mount).map_err(|e| t.err(e))?;
     let created = fs
-        .create_file_placed(&t.rel, a.size, meta, &placement, |io| match seed {
+        .create_file_placed(&t.rel, size, meta, &placement, |io| match seed {
             Some(s) => fill_random(io, s),
             None => io.zero(),
         })
         .map_err(|e| t.err(e))?;
     if let (Created::New(_), Some(s), None) = (created, seed, a.seed) {
         outln!(con, "seed: {s}");
+    }
+    if a.verbose > 0 {
+        let what = if seed.is_some() {
+            "randomized"
+        } else {
+            "zeroed"
+        };
+        outln!(con, "created {} ({size} bytes, {what})", t.shown());
     }
     Ok(())
 }

@@ -77,7 +77,7 @@ pub fn run(a: &FsckArgs, con: &mut Console) -> CliResult {
     entries::print_log_usage(con, &header)?;
     outln!(con, "log offset: {:#x}", sb.log_offset);
     outln!(con, "log length: {}", sb.log_len);
-    if a.verbose {
+    if a.verbose > 0 {
         for index in 0..header.next_index {
             match entries::read(&fs, index) {
                 Ok(e) => outln!(con, "entry {index}: {}", entries::summary(&e)),

@@ -16,7 +16,7 @@ pub fn run(a: &LogplayArgs, con: &mut Console) -> CliResult {
     let header = fs
         .log_header()
         .map_err(|e| target::device_error(&t.mount.device, e))?;
-    if a.verbose || a.dry_run {
+    if a.verbose > 0 || a.dry_run {
         list(&fs, a, con)?;
     }
     let replay = fs.replay();
@@ -45,14 +45,14 @@ fn list(fs: &Famfs, a: &LogplayArgs, con: &mut Console) -> CliResult {
         let entry = match entries::read(fs, index) {
             Ok(e) => e,
             Err(e) => {
-                if a.verbose {
+                if a.verbose > 0 {
                     outln!(con, "entry {index}: unreadable: {e}");
                 }
                 continue;
             }
         };
         let outcome = entries::outcome(fs, index, &entry);
-        if a.verbose {
+        if a.verbose > 0 {
             let refused = replay.problems().iter().any(|p| p.index == index);
             let what = match outcome {
                 Outcome::Created if refused => "created, with problems",

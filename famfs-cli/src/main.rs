@@ -121,10 +121,10 @@ pub struct OwnerArgs {
     #[arg(short = 'm', long, value_parser = mode::parse)]
     pub mode: Option<u32>,
     /// Owner uid (default: the effective uid)
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, value_parser = size::parse_u32)]
     pub uid: Option<u32>,
     /// Owner gid (default: the effective gid)
-    #[arg(short = 'g', long)]
+    #[arg(short = 'g', long, value_parser = size::parse_u32)]
     pub gid: Option<u32>,
 }
 
@@ -245,6 +245,9 @@ pub struct MkdirArgs {
     /// Create missing parents too; an existing directory is fine
     #[arg(short = 'p', long)]
     pub parents: bool,
+    /// Say what was created (repeat for more)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(flatten)]
     pub owner: OwnerArgs,
     #[arg(required = true)]
@@ -253,15 +256,20 @@ pub struct MkdirArgs {
 
 #[derive(Debug, Args)]
 pub struct CreatArgs {
-    /// File size (k, m, g suffixes)
+    /// File size (k, m, g suffixes; 0x hex). Required for a new file; for
+    /// an existing one it must match
     #[arg(short = 's', long, value_parser = size::parse)]
-    pub size: u64,
-    /// Fill with the famfs random pattern (seed printed unless -S)
-    #[arg(short = 'r', long)]
+    pub size: Option<u64>,
+    /// Fill with the famfs random pattern (seed printed unless -S); on an
+    /// existing file, re-randomize it in place
+    #[arg(short = 'r', long, visible_alias = "randomize")]
     pub random: bool,
     /// Seed of the random pattern (implies -r)
-    #[arg(short = 'S', long)]
+    #[arg(short = 'S', long, value_parser = size::parse_u32)]
     pub seed: Option<u32>,
+    /// Say what was done (repeat for more)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(flatten)]
     pub owner: OwnerArgs,
     #[command(flatten)]
@@ -274,13 +282,13 @@ pub struct CreatArgs {
 #[derive(Debug, Args, Default, Clone)]
 pub struct StripeArgs {
     /// Strips per file: the file is interleaved over this many buckets
-    #[arg(short = 'N', long)]
+    #[arg(short = 'N', long, value_parser = size::parse_u32)]
     pub nstrips: Option<u32>,
     /// Buckets the device is divided into
-    #[arg(short = 'B', long)]
+    #[arg(short = 'B', long, value_parser = size::parse_u32)]
     pub nbuckets: Option<u32>,
     /// Chunk size (k, m, g; a power of two, a multiple of 2 MiB)
-    #[arg(short = 'C', long, value_parser = size::parse)]
+    #[arg(short = 'C', long, visible_alias = "chunksize", value_parser = size::parse)]
     pub chunk: Option<u64>,
     /// Seed for the device and bucket order, for reproducible placement
     #[arg(long = "stripe-seed")]
@@ -316,9 +324,9 @@ pub struct CpArgs {
     /// Copy directories recursively
     #[arg(short = 'r', long, short_alias = 'R')]
     pub recursive: bool,
-    /// Print each file and directory copied
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    /// Print each file and directory copied (repeat for more)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(flatten)]
     pub owner: OwnerArgs,
     #[command(flatten)]
@@ -331,11 +339,17 @@ pub struct CpArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Seed the file was created with
-    #[arg(short = 'S', long)]
+    #[arg(short = 'S', long, value_parser = size::parse_u32)]
     pub seed: u32,
     /// File to check
-    #[arg(short = 'f', long)]
+    #[arg(short = 'f', long, visible_alias = "filename")]
     pub file: PathBuf,
+    /// Print nothing; the exit status tells
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Say what was checked
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Args)]
@@ -379,25 +393,25 @@ pub struct GetmapArgs {
 #[derive(Debug, Args)]
 pub struct LogplayArgs {
     /// List what each entry would create
-    #[arg(short = 'n', long = "dry-run")]
+    #[arg(short = 'n', long = "dry-run", visible_alias = "dryrun")]
     pub dry_run: bool,
     /// List every entry and what replay did with it
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     pub mountpoint: PathBuf,
 }
 
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct FsckArgs {
-    /// List every log entry
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    /// List every log entry (repeat for more)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Human-readable sizes
-    #[arg(short = 'h', long = "human-readable")]
+    #[arg(short = 'h', long = "human-readable", visible_alias = "human")]
     pub human: bool,
     /// Free space of each of NBUCKETS buckets (fragmentation)
-    #[arg(short = 'B', long = "buckets", value_name = "NBUCKETS",
+    #[arg(short = 'B', long = "buckets", visible_alias = "nbuckets", value_name = "NBUCKETS",
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub buckets: Option<u32>,
     /// Print help
@@ -405,6 +419,23 @@ pub struct FsckArgs {
     pub help: Option<bool>,
     /// Device (devdax or simulated region) or a path under a mount point
     pub target: PathBuf,
+}
+
+/// The arguments with the reference CLI's `-?` (help) spelled `--help`,
+/// up to a `--` that ends the options.
+fn help_spellings(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut options = true;
+    args.map(|a| {
+        if a == "--" {
+            options = false;
+        }
+        if options && a == "-?" {
+            "--help".into()
+        } else {
+            a
+        }
+    })
+    .collect()
 }
 
 /// Default `FAMFS_LOG` filter.
@@ -442,7 +473,7 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
         Command::Mkdir(a) => mkdir::run(a, con),
         Command::Creat(a) => creat::run(a, con),
         Command::Cp(a) => cp::run(a, con),
-        Command::Verify(a) => verify::run(a),
+        Command::Verify(a) => verify::run(a, con),
         Command::Ls(a) => show::ls(a, con),
         Command::Stat(a) => show::stat(a, con),
         Command::Cat(a) => show::cat(a, con),
@@ -456,7 +487,7 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
 
 fn main() -> ExitCode {
     init_tracing();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(help_spellings(std::env::args_os()));
     let mut con = Console::new(cli.command.name());
     match dispatch(&cli.command, &mut con).and_then(|()| con.flush()) {
         Ok(()) | Err(CliError::ClosedStdout) => ExitCode::SUCCESS,
@@ -482,7 +513,7 @@ mod tests {
     fn fsck_takes_h_for_human_sizes() {
         let cli = Cli::try_parse_from(["famfs", "fsck", "-h", "-v", "/dev/dax0.0"]).unwrap();
         match cli.command {
-            Command::Fsck(a) => assert!(a.human && a.verbose),
+            Command::Fsck(a) => assert!(a.human && a.verbose == 1),
             other => panic!("{other:?}"),
         }
         let e = Cli::try_parse_from(["famfs", "fsck", "--help"]).unwrap_err();

@@ -7,7 +7,7 @@ use famfs_core::dax::Access;
 use famfs_core::random::PatternVerifier;
 use famfs_core::Error;
 
-pub fn run(a: &VerifyArgs) -> CliResult {
+pub fn run(a: &VerifyArgs, con: &mut crate::console::Console) -> CliResult {
     let t = target::resolve(&a.file)?;
     let fs = t.open(Access::ReadOnly)?;
     let node = fs.lookup(&t.rel).map_err(|e| t.err(e))?;
@@ -24,12 +24,24 @@ pub fn run(a: &VerifyArgs) -> CliResult {
             break;
         }
         if let Some(bad) = verifier.check(&buf[..n]) {
+            if a.quiet {
+                return Err(CliError::Reported);
+            }
             return Err(CliError::Msg(format!(
                 "{}: mismatch at offset {bad}",
                 t.shown()
             )));
         }
         off += n as u64;
+    }
+    if a.verbose > 0 && !a.quiet {
+        crate::console::outln!(
+            con,
+            "{}: {} bytes match seed {}",
+            t.shown(),
+            io.size(),
+            a.seed
+        );
     }
     Ok(())
 }
