@@ -540,7 +540,7 @@ mod tests {
     fn sizes_parse_with_suffixes() {
         let cli = Cli::try_parse_from(["famfs", "creat", "-s", "2m", "-S", "7", "f"]).unwrap();
         match cli.command {
-            Command::Creat(a) => assert_eq!((a.size, a.seed), (2 << 20, Some(7))),
+            Command::Creat(a) => assert_eq!((a.size, a.seed), (Some(2 << 20), Some(7))),
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["famfs", "creat", "-s", "2q", "f"]).is_err());
