@@ -93,3 +93,47 @@ fn creat_of_a_new_file_needs_a_size() {
     assert!(err.contains("needs a size"), "{err}");
     assert_meta_unchanged(&r, &before, "creat without a size");
 }
+
+/// `famfs cp` reads famfs sources itself: a file or a tree on the same
+/// mount or another one is copied without the shim (the mount points are
+/// virtual paths the kernel does not have).
+#[test]
+fn cp_from_famfs_to_famfs() {
+    let env = Env::new();
+    let a = env.region("128m");
+    let b = env.region("64m");
+    env.ok(&["mkdir", "-p", &a.p("tree/sub")]);
+    env.ok(&["creat", "-S", "1", "-s", "3m", &a.p("tree/one.bin")]);
+    env.ok(&[
+        "creat",
+        "-S",
+        "2",
+        "-s",
+        "4097",
+        "-m",
+        "0600",
+        &a.p("tree/sub/two.bin"),
+    ]);
+    // A file on the same mount.
+    env.ok(&["cp", &a.p("tree/one.bin"), &a.p("copy.bin")]);
+    env.ok(&["verify", "-S", "1", "-f", &a.p("copy.bin")]);
+    // A tree onto another mount, GNU cp -r rules (DEST/basename).
+    let out = env.ok(&["cp", "-rv", &a.p("tree"), &b.mnt]);
+    assert!(out.contains("two.bin"), "{out}");
+    env.ok(&["verify", "-S", "1", "-f", &b.p("tree/one.bin")]);
+    env.ok(&["verify", "-S", "2", "-f", &b.p("tree/sub/two.bin")]);
+    let st = env.ok(&["stat", &b.p("tree/sub/two.bin")]);
+    assert!(st.contains("600"), "mode kept: {st}");
+    // Again: same sizes, rewritten in place (restartable), nothing new.
+    let before = b.meta();
+    env.ok(&["cp", "-r", &a.p("tree"), &b.mnt]);
+    assert_meta_unchanged(&b, &before, "a second cp -r of the same tree");
+    // A directory into itself is refused, and changes nothing.
+    let before = a.meta();
+    let err = env.fail(&["cp", "-r", &a.p("tree"), &a.p("tree/sub")]);
+    assert!(err.contains("into itself"), "{err}");
+    assert_meta_unchanged(&a, &before, "cp -r of a directory into itself");
+    // A missing famfs source is an error naming it.
+    let err = env.fail(&["cp", &a.p("nope"), &b.mnt]);
+    assert!(err.contains("nope"), "{err}");
+}

@@ -7,7 +7,9 @@
 //! in [`IO_CHUNK`] pieces inside [`Famfs::create_file`]'s fill closure, so a
 //! copy that fails (a read error, a source that shrank) logs nothing. A
 //! destination file of the same size is rewritten in place, which makes an
-//! interrupted copy restartable.
+//! interrupted copy restartable. A source under a famfs mount point is read
+//! through the library (no shim needed, and the mount point need not exist
+//! in the kernel's namespace).
 
 use crate::console::{outln, CliError, CliResult, Console};
 use crate::{target, CpArgs, IO_CHUNK};
@@ -227,16 +229,25 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
     if srcs.is_empty() {
         return Err(format!("missing destination after '{}'", dest.display()).into());
     }
-    let t = target::resolve(dest)?;
+    let table = famfs_core::mounts::MountTable::load()?;
+    let t = target::resolve_in(&table, dest)?;
     let mut fs = t.open(Access::ReadWrite)?;
     // Every file would fail the same way on a client: say it once.
     fs.require_master()?;
+    let mut famfs_sources = FamfsSources::new(&table);
     let sources: Vec<Source> = srcs
         .iter()
-        .map(|p| Source {
-            path: p.clone(),
-            name: source_name(p),
-            kind: source_kind(p),
+        .map(|p| match famfs_sources.target(p) {
+            Some(st) => Source {
+                path: p.clone(),
+                name: famfs_name(&st),
+                kind: famfs_sources.kind(&st, &fs),
+            },
+            None => Source {
+                path: p.clone(),
+                name: source_name(p),
+                kind: source_kind(p),
+            },
         })
         .collect();
     let dest_slash = dest.as_os_str().as_bytes().ends_with(b"/");
@@ -248,7 +259,10 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
     let total = if io::stderr().is_terminal() {
         steps
             .iter()
-            .map(|s| source_bytes(&s.src, a.recursive, &mut Vec::new()))
+            .map(|s| match famfs_sources.target(&s.src) {
+                Some(st) => famfs_sources.bytes(&st, &fs, a.recursive),
+                None => source_bytes(&s.src, a.recursive, &mut Vec::new()),
+            })
             .sum()
     } else {
         0
@@ -268,6 +282,7 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
         written: HashSet::new(),
         progress,
         failed: false,
+        famfs_sources,
     };
     for step in steps {
         let result = match step.action {
@@ -340,6 +355,8 @@ struct Copier<'a> {
     written: HashSet<String>,
     progress: Option<ProgressBar>,
     failed: bool,
+    /// Sources under famfs mount points.
+    famfs_sources: FamfsSources,
 }
 
 impl Copier<'_> {
@@ -391,10 +408,16 @@ impl Copier<'_> {
                         src.display()
                     )));
                 }
-                self.copy_file(src, dst)?;
+                match self.famfs_sources.target(src) {
+                    Some(st) => self.copy_famfs_file(&st, src, dst)?,
+                    None => self.copy_file(src, dst)?,
+                }
                 self.say(con, src, &shown)
             }
-            Action::CreateDir | Action::MergeDir => self.copy_dir(src, dst, action, ancestors, con),
+            Action::CreateDir | Action::MergeDir => match self.famfs_sources.target(src) {
+                Some(st) => self.copy_famfs_dir(&st, src, dst, action, con),
+                None => self.copy_dir(src, dst, action, ancestors, con),
+            },
         }
     }
 
@@ -425,6 +448,96 @@ impl Copier<'_> {
                 Ok(copy_into(&io, &mut file, src, self.progress.as_ref())?)
             }
         }
+    }
+
+    /// Copies famfs file `st` to `dst`, reading it through the library.
+    fn copy_famfs_file(&mut self, st: &target::Target, src: &Path, dst: &str) -> CliResult {
+        let (src_io, mode) = {
+            let fs = self.famfs_sources.fs(st, self.fs)?;
+            let n = fs.lookup(&st.rel).map_err(|e| st.err(e))?;
+            if n.is_dir() {
+                return Err(Refusal::Special.message(src, dst).into());
+            }
+            (fs.file_io(n.ino).map_err(|e| st.err(e))?, n.meta.mode)
+        };
+        let meta = self.meta(mode, self.file_mode);
+        let progress = self.progress.clone();
+        let fill = |io: &FileData| copy_famfs_into(io, &src_io, progress.as_ref());
+        let mount = self.mount;
+        let in_mount = |e| target::in_mount(mount, e);
+        match self
+            .fs
+            .create_file_placed(dst, src_io.size(), meta, &self.placement, fill)
+            .map_err(in_mount)?
+        {
+            Created::New(_) => Ok(()),
+            Created::Existing(ino) => {
+                let io = self.fs.file_io(ino).map_err(in_mount)?;
+                Ok(copy_famfs_into(&io, &src_io, self.progress.as_ref())?)
+            }
+        }
+    }
+
+    /// Copies famfs directory `st` to `dst` (`-r`), children in name order.
+    fn copy_famfs_dir(
+        &mut self,
+        st: &target::Target,
+        src: &Path,
+        dst: &str,
+        action: Action,
+        con: &mut Console,
+    ) -> CliResult {
+        let (mode, names) = {
+            let fs = self.famfs_sources.fs(st, self.fs)?;
+            let n = fs.lookup(&st.rel).map_err(|e| st.err(e))?;
+            let ns = fs.replay().namespace();
+            let names: Vec<String> = ns
+                .children(n.ino)
+                .map_err(|e| st.err(e))?
+                .map(|(name, _)| name.to_string())
+                .collect();
+            (n.meta.mode, names)
+        };
+        // Copying a directory into itself would never end.
+        if st.mount.mountpoint == self.mount.mountpoint
+            && (dst == st.rel || dst.starts_with(&format!("{}/", st.rel)) || st.rel.is_empty())
+        {
+            return Err(format!(
+                "cannot copy a directory, '{}', into itself, '{}'",
+                src.display(),
+                target::shown(self.mount, dst)
+            )
+            .into());
+        }
+        let shown = target::shown(self.mount, dst);
+        if action == Action::CreateDir {
+            let meta = self.meta(mode, None);
+            self.fs
+                .mkdir(dst, meta, None)
+                .map_err(|e| target::in_mount(self.mount, e))?;
+        }
+        self.say(con, src, &shown)?;
+        for name in names {
+            let child = src.join(&name);
+            let child_dst = target::join(dst, &name);
+            let result = match path::check_relpath(&child_dst) {
+                Err(e) => Err(Refusal::BadName(e.to_string())),
+                Ok(()) => {
+                    let kind = match self.famfs_sources.target(&child) {
+                        Some(ct) => self.famfs_sources.kind(&ct, self.fs),
+                        None => SourceKind::Unusable("no longer under a famfs mount".into()),
+                    };
+                    self::action(&kind, existing(self.fs, &child_dst), true)
+                }
+            }
+            .map_err(|r| CliError::Msg(r.message(&child, &target::shown(self.mount, &child_dst))))
+            .and_then(|a| self.copy(&child, &child_dst, a, &mut Vec::new(), con));
+            if let Err(e) = result {
+                self.failed = true;
+                self.report(con, e)?;
+            }
+        }
+        Ok(())
     }
 
     fn copy_dir(
@@ -492,6 +605,110 @@ impl Copier<'_> {
         ancestors.pop();
         Ok(())
     }
+}
+
+/// Sources under famfs mount points, and the file systems they are read
+/// from (the destination's own when it is the same mount).
+struct FamfsSources {
+    table: famfs_core::mounts::MountTable,
+    open: std::collections::HashMap<PathBuf, Famfs>,
+}
+
+impl FamfsSources {
+    fn new(table: &famfs_core::mounts::MountTable) -> Self {
+        FamfsSources {
+            table: table.clone(),
+            open: Default::default(),
+        }
+    }
+
+    /// The famfs mount and path of `p`, if it is under a mount point.
+    fn target(&self, p: &Path) -> Option<target::Target> {
+        target::resolve_in(&self.table, p).ok()
+    }
+
+    /// The file system `st` is on: `dest` if it is the destination's
+    /// mount, else that mount opened read-only (once).
+    fn fs<'a>(&'a mut self, st: &target::Target, dest: &'a Famfs) -> CliResult<&'a Famfs> {
+        if dest.superblock().uuid == st.mount.fs_uuid {
+            return Ok(dest);
+        }
+        if !self.open.contains_key(&st.mount.mountpoint) {
+            let fs = st.open(Access::ReadOnly)?;
+            self.open.insert(st.mount.mountpoint.clone(), fs);
+        }
+        Ok(&self.open[&st.mount.mountpoint])
+    }
+
+    /// What famfs path `st` is.
+    fn kind(&mut self, st: &target::Target, dest: &Famfs) -> SourceKind {
+        let fs = match self.fs(st, dest) {
+            Ok(fs) => fs,
+            Err(e) => return SourceKind::Unusable(format!("cannot open its file system: {e:?}")),
+        };
+        match fs.lookup(&st.rel) {
+            Ok(n) => match n.as_file() {
+                Some(f) => SourceKind::File { size: f.size },
+                None => SourceKind::Dir,
+            },
+            Err(e) => SourceKind::Unusable(format!("cannot stat: {e}")),
+        }
+    }
+
+    /// Bytes famfs path `st` would copy (for the progress bar).
+    fn bytes(&mut self, st: &target::Target, dest: &Famfs, recursive: bool) -> u64 {
+        let Ok(fs) = self.fs(st, dest) else {
+            return 0;
+        };
+        let Ok(n) = fs.lookup(&st.rel) else {
+            return 0;
+        };
+        fn walk(ns: &famfs_core::namespace::Namespace, n: &famfs_core::namespace::Node) -> u64 {
+            match n.as_file() {
+                Some(f) => f.size,
+                None => ns
+                    .children(n.ino)
+                    .map(|c| c.map(|(_, child)| walk(ns, child)).sum())
+                    .unwrap_or(0),
+            }
+        }
+        match n.as_file() {
+            Some(f) => f.size,
+            None if recursive => walk(fs.replay().namespace(), n),
+            None => 0,
+        }
+    }
+}
+
+/// The name a famfs source gets inside a destination directory.
+fn famfs_name(st: &target::Target) -> Result<String, String> {
+    match st.rel.rsplit('/').next().filter(|n| !n.is_empty()) {
+        Some(n) => Ok(n.to_string()),
+        None => source_name(&st.mount.mountpoint),
+    }
+}
+
+/// Copies all of famfs file `src` into `io` (the same size), a chunk at a
+/// time through a buffer.
+fn copy_famfs_into(
+    io: &FileData,
+    src: &FileData,
+    progress: Option<&ProgressBar>,
+) -> famfs_core::Result<()> {
+    let mut buf = vec![0u8; IO_CHUNK.min(io.size() as usize).max(1)];
+    let mut off = 0u64;
+    while off < io.size() {
+        let n = src.read(off, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        io.write(off, &buf[..n])?;
+        off += n as u64;
+        if let Some(bar) = progress {
+            bar.inc(n as u64);
+        }
+    }
+    Ok(())
 }
 
 /// Streams `io.size()` bytes of `src` (from its start) into `io`: each
