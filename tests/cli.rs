@@ -29,21 +29,22 @@ fn parse_ls_l(text: &str) -> Vec<LsEntry> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("total"))
         .map(|l| {
+            // mode links uid gid size month day time-or-year name
             let f: Vec<&str> = l.split_whitespace().collect();
-            assert!(f.len() >= 5, "unexpected ls -l line {l:?}");
+            assert!(f.len() >= 9, "unexpected ls -ln line {l:?}");
             LsEntry {
                 mode: f[0].to_string(),
-                uid: f[1].parse().unwrap_or_else(|_| panic!("uid in {l:?}")),
-                gid: f[2].parse().unwrap_or_else(|_| panic!("gid in {l:?}")),
-                size: f[3].parse().unwrap_or_else(|_| panic!("size in {l:?}")),
-                name: f[4..].join(" "),
+                uid: f[2].parse().unwrap_or_else(|_| panic!("uid in {l:?}")),
+                gid: f[3].parse().unwrap_or_else(|_| panic!("gid in {l:?}")),
+                size: f[4].parse().unwrap_or_else(|_| panic!("size in {l:?}")),
+                name: f[8..].join(" "),
             }
         })
         .collect()
 }
 
 fn ls_l(env: &Env, path: &str) -> Vec<LsEntry> {
-    parse_ls_l(&env.ok(&["ls", "-l", path]))
+    parse_ls_l(&env.ok(&["ls", "-ln", path]))
 }
 
 /// The `ls -l` entry for `name` in directory `dir`.
@@ -1010,7 +1011,7 @@ fn ls_lists_sorted_with_details() {
     // ls of a file names the file.
     let out = env.ok(&["ls", &r.p("beta")]);
     assert!(out.lines().any(|l| l.trim().ends_with("beta")), "{out}");
-    let out = env.ok(&["ls", "-l", &r.p("alpha/f")]);
+    let out = env.ok(&["ls", "-ln", &r.p("alpha/f")]);
     assert_eq!(parse_ls_l(&out).len(), 1, "{out}");
     assert_eq!(parse_ls_l(&out)[0].size, 7);
     // Several paths.

@@ -137,3 +137,55 @@ fn cp_from_famfs_to_famfs() {
     let err = env.fail(&["cp", &a.p("nope"), &b.mnt]);
     assert!(err.contains("nope"), "{err}");
 }
+
+/// `df -h` (binary units; -h is not help here) with columns as wide as
+/// their widest cell, and `ls -l` as coreutils prints it.
+#[test]
+fn df_human_and_ls_long_like_coreutils() {
+    let env = Env::new();
+    let r = env.region("128m");
+    env.ok(&["creat", "-s", "5000", &r.p("f")]);
+    env.ok(&["mkdir", &r.p("d")]);
+    let out = env.ok(&["df", "-h", &r.mnt]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[1].contains("MiB"), "{out}");
+    // Columns line up: "Use%" ends where the percentage ends.
+    let end = |l: &str, pat: &str| l.find(pat).map(|i| i + pat.len());
+    let pct = lines[1]
+        .split_whitespace()
+        .find(|w| w.ends_with('%'))
+        .unwrap();
+    assert_eq!(end(lines[0], "Use%"), end(lines[1], pct), "{out}");
+    let out = env.ok(&["df", &r.mnt]);
+    assert!(!out.contains("MiB"), "{out}");
+
+    let out = env.ok(&["ls", "-l", &r.mnt]);
+    let user = run({
+        let mut c = std::process::Command::new("id");
+        c.arg("-un");
+        c
+    })
+    .stdout
+    .trim()
+    .to_string();
+    for l in out.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        assert_eq!(
+            f.len(),
+            9,
+            "mode links owner group size month day time name: {l}"
+        );
+        assert_eq!(f[2], user, "{l}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("drwx") && l.ends_with(" d")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" 5000 ") && l.ends_with(" f")),
+        "{out}"
+    );
+}

@@ -69,21 +69,22 @@ fn parent_and_name(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
-/// `famfs ls -l DIR` as name -> (mode string, uid, gid, size).
+/// `famfs ls -ln DIR` as name -> (mode string, uid, gid, size).
 fn ls_l(env: &Env, dir: &str) -> BTreeMap<String, (String, u32, u32, u64)> {
-    env.ok(&["ls", "-l", dir])
+    env.ok(&["ls", "-ln", dir])
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("total"))
         .map(|l| {
+            // mode links uid gid size month day time-or-year name
             let f: Vec<&str> = l.split_whitespace().collect();
-            assert!(f.len() >= 5, "bad ls -l line {l:?}");
+            assert!(f.len() >= 9, "bad ls -ln line {l:?}");
             (
-                f[4..].join(" "),
+                f[8..].join(" "),
                 (
                     f[0].to_string(),
-                    f[1].parse().unwrap(),
                     f[2].parse().unwrap(),
                     f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
                 ),
             )
         })

@@ -493,27 +493,50 @@ fn ls_names_sizes_and_modes() {
     let out = fx.ok("ls", &["-1", &fx.m("")]);
     assert_eq!(out.stdout, "data.bin\ntree\n");
 
-    // ls -l agrees with `famfs ls -l` on every entry (sizes of files only).
+    // ls -l agrees with `famfs ls -ln` on every entry (sizes of files
+    // only), and so does the date: both show the mount time.
     let out = fx.ok("ls", &["-ln", "--time-style=+%s", &fx.m("tree")]);
     let got = parse_ls_ln(&out.stdout);
     let cli: BTreeMap<String, (String, u32, u32, u64)> = fx
         .env
-        .ok(&["ls", "-l", &fx.m("tree")])
+        .ok(&["ls", "-ln", &fx.m("tree")])
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
+            // mode links uid gid size month day time-or-year name
             let f: Vec<&str> = l.split_whitespace().collect();
             (
-                f[4..].join(" "),
+                f[8..].join(" "),
                 (
                     f[0].to_string(),
-                    f[1].parse().unwrap(),
                     f[2].parse().unwrap(),
                     f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
                 ),
             )
         })
         .collect();
+    let coreutils = fx.ok("ls", &["-l", &fx.m("tree")]).stdout;
+    let ours = fx.env.ok(&["ls", "-l", &fx.m("tree")]);
+    // Owner, group and date columns as coreutils prints them (the first
+    // lines: coreutils sorts with the locale, famfs by bytes).
+    let cols = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with("total"))
+            .map(|l| {
+                l.split_whitespace()
+                    .take(8)
+                    .skip(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(
+        cols(&coreutils)[0],
+        cols(&ours)[0],
+        "{coreutils}\n---\n{ours}"
+    );
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         cli.keys().collect::<Vec<_>>(),

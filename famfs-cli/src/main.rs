@@ -354,9 +354,13 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Long listing: mode, uid, gid, size, name
+    /// Long listing, as coreutils ls -l: mode, links, owner, group, size,
+    /// date (the mount time), name
     #[arg(short = 'l')]
     pub long: bool,
+    /// As -l, with numeric uid and gid
+    #[arg(short = 'n')]
+    pub numeric: bool,
     /// Files or directories (default: the current directory)
     pub paths: Vec<PathBuf>,
 }
@@ -373,7 +377,14 @@ pub struct CatArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct DfArgs {
+    /// Sizes in binary units (as df -h)
+    #[arg(short = 'h', long = "human-readable", visible_alias = "human")]
+    pub human: bool,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// A mount point or a path under one (default: every mount)
     pub mountpoint: Option<PathBuf>,
 }

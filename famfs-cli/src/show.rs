@@ -34,33 +34,105 @@ fn size_of(n: &Node) -> u64 {
 
 /// Prints one listing; with `long`, numeric columns are right-aligned to
 /// the widest value in the listing, as `ls -l` does.
-fn ls_lines(con: &mut Console, long: bool, rows: &[(&str, &Node)]) -> CliResult {
-    let width = |f: &dyn Fn(&Node) -> u64| {
-        rows.iter()
-            .map(|(_, n)| f(n).to_string().len())
-            .max()
-            .unwrap_or(1)
-    };
-    let (wu, wg, ws) = (
-        width(&|n| u64::from(n.meta.uid)),
-        width(&|n| u64::from(n.meta.gid)),
-        width(&size_of),
-    );
-    for (name, n) in rows {
-        if long {
-            outln!(
-                con,
-                "{}  {:>wu$} {:>wg$} {:>ws$} {name}",
-                mode::symbolic(n.is_dir(), n.meta.mode),
-                n.meta.uid,
-                n.meta.gid,
-                size_of(n)
-            );
-        } else {
+/// `ls -l`'s columns, as coreutils prints them: mode, links, owner,
+/// group, size, date (famfs keeps no times: the mount time, as the shim
+/// reports), name; each column as wide as its widest entry.
+fn ls_lines(
+    con: &mut Console,
+    a: &LsArgs,
+    rows: &[(&str, &Node)],
+    ns: &famfs_core::namespace::Namespace,
+    time: u64,
+) -> CliResult {
+    if !a.long && !a.numeric {
+        for (name, _) in rows {
             outln!(con, "{name}");
         }
+        return Ok(());
+    }
+    let links = |n: &Node| -> u64 {
+        match ns.children(n.ino) {
+            Ok(c) => 2 + c.filter(|(_, child)| child.is_dir()).count() as u64,
+            Err(_) => 1,
+        }
+    };
+    let date = local_date(time);
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|(_, n)| {
+            [
+                mode::symbolic(n.is_dir(), n.meta.mode),
+                links(n).to_string(),
+                if a.numeric {
+                    n.meta.uid.to_string()
+                } else {
+                    user_name(n.meta.uid)
+                },
+                if a.numeric {
+                    n.meta.gid.to_string()
+                } else {
+                    group_name(n.meta.gid)
+                },
+                size_of(n).to_string(),
+            ]
+        })
+        .collect();
+    let w = |i: usize| cells.iter().map(|c| c[i].len()).max().unwrap_or(0);
+    let (wl, wu, wg, ws) = (w(1), w(2), w(3), w(4));
+    for ((name, _), c) in rows.iter().zip(&cells) {
+        outln!(
+            con,
+            "{} {:>wl$} {:<wu$} {:<wg$} {:>ws$} {date} {name}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4]
+        );
     }
     Ok(())
+}
+
+/// The user name of `uid`, or the number if it has none.
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// The group name of `gid`, or the number if it has none.
+fn group_name(gid: u32) -> String {
+    nix::unistd::Group::from_gid(gid.into())
+        .ok()
+        .flatten()
+        .map_or_else(|| gid.to_string(), |g| g.name)
+}
+
+/// `secs` (since the epoch) in local time as `ls -l` shows it: month, day
+/// and time within six months of now, else month, day and year.
+fn local_date(secs: u64) -> String {
+    let t = secs as libc::time_t;
+    // SAFETY: all-zero is a valid `tm` to fill in.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` and `tm` are valid for localtime_r.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return secs.to_string();
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let recent = now.abs_diff(secs) < 182 * 86_400;
+    let fmt: &[u8] = if recent {
+        b"%b %e %H:%M\0"
+    } else {
+        b"%b %e  %Y\0"
+    };
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` holds 64 bytes, the format is NUL-terminated and `tm`
+    // was filled above.
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr().cast(), &tm) };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
@@ -76,7 +148,14 @@ pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
         let (t, fs) = open_node(&table, p)?;
         let n = node(&t, &fs)?;
         if !n.is_dir() {
-            return ls_lines(con, a.long, &[(&p.display().to_string(), n)]);
+            let ns = fs.replay().namespace();
+            return ls_lines(
+                con,
+                a,
+                &[(&p.display().to_string(), n)],
+                ns,
+                t.mount.mount_time,
+            );
         }
         if many {
             if !first {
@@ -85,8 +164,9 @@ pub fn ls(a: &LsArgs, con: &mut Console) -> CliResult {
             outln!(con, "{}:", p.display());
         }
         first = false;
-        let rows: Vec<_> = fs.replay().namespace().children(n.ino)?.collect();
-        ls_lines(con, a.long, &rows)
+        let ns = fs.replay().namespace();
+        let rows: Vec<_> = ns.children(n.ino)?.collect();
+        ls_lines(con, a, &rows, ns, t.mount.mount_time)
     })
 }
 
@@ -159,33 +239,67 @@ pub fn df(a: &DfArgs, con: &mut Console) -> CliResult {
         Some(p) => vec![target::resolve_in(&table, p)?.mount],
         None => table.entries,
     };
-    outln!(
-        con,
-        "{:<24} {:>14} {:>14} {:>14} {:>5} {:>13}  Mounted on",
-        "Device",
-        "Size",
-        "Used",
-        "Free",
-        "Use%",
-        "Log entries"
-    );
-    console::each(con, &mounts, |con, m| {
-        let fs = target::open_mount(m, Access::ReadOnly)?;
-        let space = Space::of(&fs);
-        let log = fs.log_header()?;
+    let bytes = |n: u64| {
+        if a.human {
+            crate::size::human(n)
+        } else {
+            n.to_string()
+        }
+    };
+    // Every row first, so each column is as wide as its widest cell.
+    let mut rows: Vec<[String; 7]> = vec![[
+        "Device".into(),
+        "Size".into(),
+        "Used".into(),
+        "Free".into(),
+        "Use%".into(),
+        "Log entries".into(),
+        "Mounted on".into(),
+    ]];
+    let mut failed = false;
+    for m in &mounts {
+        let row = (|| -> CliResult<[String; 7]> {
+            let fs = target::open_mount(m, Access::ReadOnly)?;
+            let space = Space::of(&fs);
+            let log = fs.log_header()?;
+            Ok([
+                m.device.display().to_string(),
+                bytes(space.capacity),
+                bytes(space.allocated),
+                bytes(space.free),
+                format!("{}%", space.use_percent()),
+                format!("{}/{}", log.next_index, log.capacity()),
+                m.mountpoint.display().to_string(),
+            ])
+        })();
+        match row {
+            Ok(r) => rows.push(r),
+            Err(e) => {
+                failed = true;
+                con.carry_on(e)?;
+            }
+        }
+    }
+    let w = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2, w3, w4, w5) = (w(0), w(1), w(2), w(3), w(4), w(5));
+    for r in &rows {
         outln!(
             con,
-            "{:<24} {:>14} {:>14} {:>14} {:>4}% {:>13}  {}",
-            m.device.display(),
-            space.capacity,
-            space.allocated,
-            space.free,
-            space.use_percent(),
-            format!("{}/{}", log.next_index, log.capacity()),
-            m.mountpoint.display()
+            "{:<w0$} {:>w1$} {:>w2$} {:>w3$} {:>w4$} {:>w5$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6]
         );
+    }
+    if failed {
+        Err(CliError::Reported)
+    } else {
         Ok(())
-    })
+    }
 }
 
 /// `getmap --json` output.
