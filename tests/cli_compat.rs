@@ -189,3 +189,33 @@ fn df_human_and_ls_long_like_coreutils() {
         "{out}"
     );
 }
+
+/// Interleaving asked for with -N alone takes as many buckets as strips
+/// and a 2 MiB chunk; `famfs --help` names the environment variables.
+#[test]
+fn nstrips_alone_has_useful_defaults_and_help_names_the_environment() {
+    let env = Env::new();
+    let r = env.region("256m");
+    let src = env.dir().join("s.bin");
+    write_file(&src, &pattern(4, (9 << 20) + 5), 0o644);
+    env.ok(&["cp", "-N", "4", src.to_str().unwrap(), &r.p("s.bin")]);
+    let map = env.ok(&["getmap", &r.p("s.bin")]);
+    assert!(
+        map.contains("interleaved") && map.contains("strips 4"),
+        "{map}"
+    );
+    assert!(map.contains("chunk_size 0x200000"), "{map}");
+    assert_eq!(
+        env.ok_bytes(&["cat", &r.p("s.bin")]),
+        pattern(4, (9 << 20) + 5)
+    );
+    let out = env.famfs(&["--help"]);
+    for var in [
+        "FAMFS_MOUNTS",
+        "FAMFS_SYSTEM_UUID_FILE",
+        "FAMFS_LOG",
+        "NO_COLOR",
+    ] {
+        assert!(out.stdout.contains(var), "{var}: {}", out.describe());
+    }
+}

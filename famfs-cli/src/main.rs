@@ -38,9 +38,18 @@ use uuid::Uuid;
 /// Bytes moved per read or write when streaming file contents.
 pub const IO_CHUNK: usize = 1 << 20;
 
+/// The environment variables `famfs --help` lists.
+const ENV_HELP: &str = "Environment:
+  FAMFS_MOUNTS            the mount table (default /run/famfs/mounts)
+  FAMFS_SYSTEM_UUID_FILE  this host's system uuid (default /opt/famfs/system_uuid);
+                          the host whose uuid a file system records is its master
+  FAMFS_LOG               diagnostics on stderr: a level (warn, info, debug) or
+                          target=level,... (default warn)
+  NO_COLOR                no escape codes in diagnostics, even on a terminal";
+
 /// famfs: shared-memory file systems on devdax devices or simulated regions.
 #[derive(Debug, Parser)]
-#[command(name = "famfs", version, propagate_version = true)]
+#[command(name = "famfs", version, propagate_version = true, after_help = ENV_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -298,6 +307,10 @@ pub struct StripeArgs {
     pub devices: Option<famfs_core::stripe::DeviceCount>,
 }
 
+/// The chunk of an interleaved file when none is given (the reference
+/// CLI's default).
+const DEFAULT_CHUNK: u64 = 2 << 20;
+
 impl StripeArgs {
     /// The placement for a new file in `mount`: flags given here override
     /// the mount's `--stripe` defaults one by one.
@@ -306,10 +319,22 @@ impl StripeArgs {
         mount: &famfs_core::mounts::MountEntry,
     ) -> famfs_core::Result<famfs_core::famfs::Placement> {
         let defaults = mount::stripe_defaults(mount)?;
+        let nstrips = self.nstrips.unwrap_or(defaults.nstrips);
+        // Interleaving asked for without the rest: as many buckets as
+        // strips (each strip in its own part of the device) and the
+        // reference's 2 MiB chunk.
+        let nbuckets = self.nbuckets.unwrap_or(match defaults.nbuckets {
+            0 => nstrips,
+            b => b,
+        });
+        let chunk = self.chunk.unwrap_or(match defaults.chunk {
+            0 if nstrips > 0 => DEFAULT_CHUNK,
+            c => c,
+        });
         let stripe = famfs_core::stripe::StripeParams {
-            nbuckets: self.nbuckets.unwrap_or(defaults.nbuckets),
-            nstrips: self.nstrips.unwrap_or(defaults.nstrips),
-            chunk: self.chunk.unwrap_or(defaults.chunk),
+            nbuckets,
+            nstrips,
+            chunk,
         };
         Ok(famfs_core::famfs::Placement {
             stripe,
