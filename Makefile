@@ -4,15 +4,36 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: all build release demo bench test vm-test stress fuzz fuzz-smoke lint fmt clean
+.PHONY: all deps build release install demo bench test vm-test stress fuzz fuzz-smoke lint fmt clean
 
 all: build
+
+# What make test needs besides the Rust toolchain (Debian packages and
+# numpy; as root). .ci/run calls the same script.
+deps:
+	bash scripts/deps.sh
 
 build:
 	$(CARGO) build --workspace
 
 release:
 	$(CARGO) build --workspace --release
+
+# Installs famfs, libfamfs.so, the manual pages and the shell completions
+# under PREFIX (default $(HOME)/.local; PREFIX=/usr/local as root).
+PREFIX ?= $(HOME)/.local
+
+install: release
+	install -d $(PREFIX)/bin $(PREFIX)/lib $(PREFIX)/share/man/man1 \
+		$(PREFIX)/share/bash-completion/completions $(PREFIX)/share/zsh/site-functions \
+		$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 target/release/famfs $(PREFIX)/bin/famfs
+	install -m 0755 target/release/libfamfs.so $(PREFIX)/lib/libfamfs.so
+	target/release/famfs man $(PREFIX)/share/man/man1 >/dev/null
+	target/release/famfs completions bash > $(PREFIX)/share/bash-completion/completions/famfs
+	target/release/famfs completions zsh > $(PREFIX)/share/zsh/site-functions/_famfs
+	target/release/famfs completions fish > $(PREFIX)/share/fish/vendor_completions.d/famfs.fish
+	@echo "installed under $(PREFIX): add $(PREFIX)/bin to PATH; the shim is $(PREFIX)/lib/libfamfs.so"
 
 # The main job on a simulated region, from a fresh clone.
 demo: release

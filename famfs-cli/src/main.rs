@@ -31,7 +31,7 @@ mod verify;
 use clap::{Args, Parser, Subcommand};
 use console::{CliError, Console};
 use famfs_core::namespace::Meta;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use uuid::Uuid;
 
@@ -97,6 +97,22 @@ enum Command {
     Fsck(FsckArgs),
     /// Test aids for simulated regions.
     Debug(DebugArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Write the manual pages (famfs.1 and one per subcommand) into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages into (created if missing)
+    pub dir: PathBuf,
 }
 
 impl Command {
@@ -119,6 +135,8 @@ impl Command {
             Command::Logplay(_) => "logplay",
             Command::Fsck(_) => "fsck",
             Command::Debug(_) => "debug",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
         }
     }
 }
@@ -474,6 +492,30 @@ fn help_spellings(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ff
     .collect()
 }
 
+/// Writes famfs.1 and famfs-SUBCOMMAND.1 for every subcommand into `dir`.
+fn man_pages(dir: &Path, con: &mut Console) -> console::CliResult {
+    let err = |what: String, e: std::io::Error| console::CliError::Msg(format!("{what}: {e}"));
+    std::fs::create_dir_all(dir).map_err(|e| err(dir.display().to_string(), e))?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut pages = vec![("famfs".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("famfs-{}", sub.get_name());
+        // clap names are static strings; this runs once and exits.
+        let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
+        pages.push((name, sub.clone().name(leaked)));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page)
+            .render(&mut out)
+            .map_err(|e| err(path.display().to_string(), e))?;
+        std::fs::write(&path, out).map_err(|e| err(path.display().to_string(), e))?;
+        console::outln!(con, "{}", path.display());
+    }
+    Ok(())
+}
+
 /// Default `FAMFS_LOG` filter.
 const DEFAULT_LOG_FILTER: &str = "warn";
 
@@ -501,6 +543,13 @@ fn init_tracing() {
 
 fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
     match command {
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "famfs", &mut out);
+            con.bytes(&out)
+        }
+        Command::Man(a) => man_pages(&a.dir, con),
         Command::Mkfs(a) => mkfs::run(a, con),
         Command::Mount(a) => mount::mount(a, con),
         Command::Umount(a) => mount::umount(a),
