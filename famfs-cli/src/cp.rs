@@ -434,18 +434,32 @@ impl Copier<'_> {
         }
         let meta = self.meta(m.mode(), self.file_mode);
         let progress = self.progress.clone();
-        let fill = |io: &FileData| copy_into(io, &mut file, src, progress.as_ref());
+        self.create_or_rewrite(dst, m.len(), meta, |io| {
+            copy_into(io, &mut file, src, progress.as_ref())
+        })
+    }
+
+    /// Fills a new file `dst` of `size` bytes with `fill` before it is
+    /// logged, or, when a file of that size is already there, rewrites it
+    /// in place with `fill` (the library reports any other size).
+    fn create_or_rewrite(
+        &mut self,
+        dst: &str,
+        size: u64,
+        meta: Meta,
+        mut fill: impl FnMut(&FileData) -> famfs_core::Result<()>,
+    ) -> CliResult {
         let mount = self.mount;
         let in_mount = |e| target::in_mount(mount, e);
         match self
             .fs
-            .create_file_placed(dst, m.len(), meta, &self.placement, fill)
+            .create_file_placed(dst, size, meta, &self.placement, &mut fill)
             .map_err(in_mount)?
         {
             Created::New(_) => Ok(()),
             Created::Existing(ino) => {
                 let io = self.fs.file_io(ino).map_err(in_mount)?;
-                Ok(copy_into(&io, &mut file, src, self.progress.as_ref())?)
+                Ok(fill(&io)?)
             }
         }
     }
@@ -462,20 +476,9 @@ impl Copier<'_> {
         };
         let meta = self.meta(mode, self.file_mode);
         let progress = self.progress.clone();
-        let fill = |io: &FileData| copy_famfs_into(io, &src_io, progress.as_ref());
-        let mount = self.mount;
-        let in_mount = |e| target::in_mount(mount, e);
-        match self
-            .fs
-            .create_file_placed(dst, src_io.size(), meta, &self.placement, fill)
-            .map_err(in_mount)?
-        {
-            Created::New(_) => Ok(()),
-            Created::Existing(ino) => {
-                let io = self.fs.file_io(ino).map_err(in_mount)?;
-                Ok(copy_famfs_into(&io, &src_io, self.progress.as_ref())?)
-            }
-        }
+        self.create_or_rewrite(dst, src_io.size(), meta, |io| {
+            copy_famfs_into(io, &src_io, progress.as_ref())
+        })
     }
 
     /// Copies famfs directory `st` to `dst` (`-r`), children in name order.

@@ -158,29 +158,8 @@ fn stream(fd: c_int, mode: *const c_char) -> SysResult<*mut FILE> {
 /// internal calls the shim cannot see, so each becomes a cookie stream on
 /// the same descriptor before main runs.
 pub fn adopt_std_streams(vfs: &famfs_vfs::Vfs) {
-    let globals = [
-        std::ptr::addr_of_mut!(stdin),
-        std::ptr::addr_of_mut!(stdout),
-        std::ptr::addr_of_mut!(stderr),
-    ];
-    for (fd, global) in globals.into_iter().enumerate() {
-        let Some(of) = vfs.fds.get(fd as c_int) else {
-            continue;
-        };
-        let mode = match (of.readable(), of.writable()) {
-            (true, true) => c"r+",
-            (true, false) => c"r",
-            (false, true) => c"w",
-            (false, false) => continue,
-        };
-        match stream(fd as c_int, mode.as_ptr()) {
-            // SAFETY: glibc's standard stream globals; this runs before
-            // main, when nothing else uses them.
-            Ok(f) => unsafe { *global = f },
-            Err(e) => {
-                tracing::warn!(fd, errno = %e, "cannot give a famfs standard stream to stdio")
-            }
-        }
+    for fd in 0..=2 {
+        follow_std(vfs, fd);
     }
 }
 
