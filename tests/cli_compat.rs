@@ -219,3 +219,42 @@ fn nstrips_alone_has_useful_defaults_and_help_names_the_environment() {
         assert!(out.stdout.contains(var), "{var}: {}", out.describe());
     }
 }
+
+/// flush, clone and check, as the reference CLI has them: flush writes a
+/// file's cache lines back (its bytes are unchanged), clone makes a file
+/// share another's memory (a test aid), which check and fsck then report
+/// (check's exit status has bit 1 set).
+#[test]
+fn flush_clone_and_check() {
+    let env = Env::new();
+    let r = env.region("64m");
+    env.ok(&["creat", "-S", "9", "-s", "3m", &r.p("a.bin")]);
+    let out = env.ok(&["flush", "-v", &r.p("a.bin")]);
+    assert!(out.contains("flushed"), "{out}");
+    env.ok(&["verify", "-S", "9", "-f", &r.p("a.bin")]);
+    let out = env.famfs(&["check", &r.mnt]);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(
+        out.stdout.contains("1 files checked, 0 unusable"),
+        "{}",
+        out.describe()
+    );
+
+    env.ok(&["clone", &r.p("a.bin"), &r.p("b.bin")]);
+    let out = env.famfs(&["check", &r.mnt]);
+    assert_eq!(out.code(), Some(1), "{}", out.describe());
+    assert!(out.stderr.contains("b.bin"), "{}", out.describe());
+    let out = env.famfs(&["fsck", &r.mnt]);
+    assert!(
+        !out.success(),
+        "fsck must report the collision: {}",
+        out.describe()
+    );
+    // The original is intact; the clone is refused.
+    env.ok(&["verify", "-S", "9", "-f", &r.p("a.bin")]);
+    env.fail(&["cat", &r.p("b.bin")]);
+    // Refusals: an existing name, a directory, another file system.
+    env.ok(&["mkdir", &r.p("d")]);
+    env.fail(&["clone", &r.p("a.bin"), &r.p("b.bin")]);
+    env.fail(&["clone", &r.p("d"), &r.p("c.bin")]);
+}

@@ -18,6 +18,7 @@ mod devadd;
 mod entries;
 mod fsck;
 mod logplay;
+mod maint;
 mod mkdir;
 mod mkfs;
 mod mode;
@@ -95,12 +96,45 @@ enum Command {
     Logplay(LogplayArgs),
     /// Check a file system (read-only).
     Fsck(FsckArgs),
+    /// Check that every file of a mount is usable (map valid, no shared memory).
+    Check(CheckArgs),
+    /// Write back and drop the CPU cache lines of whole files.
+    Flush(FlushArgs),
+    /// Test aid: log a file sharing another's memory (leaves a collision).
+    Clone(CloneArgs),
     /// Test aids for simulated regions.
     Debug(DebugArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Write the manual pages (famfs.1 and one per subcommand) into a directory.
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// List every file checked (repeat for more)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// A mount point (or a path under one)
+    pub mountpoint: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FlushArgs {
+    /// Say what was flushed
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// Say what was done
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    pub src: PathBuf,
+    pub dst: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +168,9 @@ impl Command {
             Command::Getmap(_) => "getmap",
             Command::Logplay(_) => "logplay",
             Command::Fsck(_) => "fsck",
+            Command::Check(_) => "check",
+            Command::Flush(_) => "flush",
+            Command::Clone(_) => "clone",
             Command::Debug(_) => "debug",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -550,6 +587,9 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
             con.bytes(&out)
         }
         Command::Man(a) => man_pages(&a.dir, con),
+        Command::Flush(a) => maint::flush(a, con),
+        Command::Clone(a) => maint::clone(a, con),
+        Command::Check(a) => maint::check(a, con).map(|_| ()),
         Command::Mkfs(a) => mkfs::run(a, con),
         Command::Mount(a) => mount::mount(a, con),
         Command::Umount(a) => mount::umount(a),
@@ -574,8 +614,14 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse_from(help_spellings(std::env::args_os()));
     let mut con = Console::new(cli.command.name());
-    match dispatch(&cli.command, &mut con).and_then(|()| con.flush()) {
-        Ok(()) | Err(CliError::ClosedStdout) => ExitCode::SUCCESS,
+    // `check` exits with a bit mask of what it found, as the reference does.
+    let status = match &cli.command {
+        Command::Check(a) => maint::check(a, &mut con),
+        other => dispatch(other, &mut con).map(|()| 0),
+    };
+    match status.and_then(|s| con.flush().map(|()| s)) {
+        Ok(s) => ExitCode::from(s),
+        Err(CliError::ClosedStdout) => ExitCode::SUCCESS,
         Err(CliError::Reported) => ExitCode::FAILURE,
         Err(CliError::Msg(m)) => {
             con.error(&m);

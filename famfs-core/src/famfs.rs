@@ -584,6 +584,46 @@ impl Famfs {
         }
     }
 
+    /// Logs file `dst` with the size, owner, mode and very extents of file
+    /// `src`: two files then share memory, which fsck reports as an
+    /// allocation collision and replay refuses (the later file is in
+    /// error). A test aid, like the reference CLI's `clone`, for checking
+    /// exactly that; it is never how famfs makes files.
+    pub fn clone_file(&mut self, src: &str, dst: &str) -> Result<Ino> {
+        crate::path::check_relpath(dst)?;
+        self.refresh()?;
+        let _lock = self.begin_write()?;
+        let node = self.lookup(src)?;
+        let f = node
+            .as_file()
+            .ok_or_else(|| Error::IsADirectory(src.to_string()))?;
+        let entry = LogEntry::File(FileEntry {
+            size: f.size,
+            flags: f.flags,
+            uid: node.meta.uid,
+            gid: node.meta.gid,
+            mode: node.meta.mode,
+            relpath: dst.to_string(),
+            fmap: f.fmap.clone(),
+        });
+        match self.lookup(dst) {
+            Ok(_) => return Err(Error::Exists(dst.to_string())),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let parent = self.lookup(crate::path::parent(dst))?;
+        if !parent.is_dir() {
+            return Err(Error::NotADirectory(crate::path::parent(dst).into()));
+        }
+        if self.free_entries()? == 0 {
+            return Err(Error::LogFull {
+                entries: self.log_header()?.capacity(),
+            });
+        }
+        self.append(entry)?;
+        Ok(self.lookup(dst)?.ino)
+    }
+
     /// Creates directory `relpath` with `meta`. With `parents` (`mkdir -p`)
     /// missing parents are created with that meta and an existing directory
     /// is fine. Every entry needed is checked to fit in the log before any

@@ -268,6 +268,22 @@ impl FileData {
         Ok(())
     }
 
+    /// Writes back and drops the CPU cache lines of the whole file (its
+    /// allocation), so other hosts see this host's stores and this host's
+    /// next loads see theirs: the cache maintenance memory that is not
+    /// coherent across hosts needs around sharing a file.
+    pub fn flush(&self) -> Result<()> {
+        self.check_health()?;
+        for p in self
+            .fmap
+            .pieces(self.fmap.allocated_bytes(), 0, self.fmap.allocated_bytes())
+        {
+            let d = self.device_of(&p)?;
+            d.dev.invalidate(p.offset, p.len)?;
+        }
+        Ok(())
+    }
+
     /// Whether every device of the file is mapped read-write.
     pub fn writable(&self) -> bool {
         self.devices

@@ -56,6 +56,19 @@ pub struct FmapMessage {
     pub file_size: u64,
     /// The file's map.
     pub fmap: Fmap,
+    /// How each interleaved extent's `nbytes` is written.
+    pub nbytes: Nbytes,
+}
+
+/// What an interleaved extent's `nbytes` field holds. The kernel uses the
+/// smaller of `nbytes` and the file size, so both forms mean the same map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Nbytes {
+    /// The bytes its strips hold (what this project writes).
+    #[default]
+    Strips,
+    /// The file size (what the reference famfs encoder writes).
+    FileSize,
 }
 
 fn bad(reason: impl Into<String>) -> Error {
@@ -137,6 +150,7 @@ impl FmapMessage {
             file_type: FileType::Regular,
             file_size,
             fmap,
+            nbytes: Nbytes::Strips,
         }
     }
 
@@ -164,7 +178,11 @@ impl FmapMessage {
                         .map_err(|_| bad(format!("chunk size {} exceeds u32", ie.chunk_size)))?;
                     out.extend_from_slice(&(ie.strips.len() as u32).to_le_bytes());
                     out.extend_from_slice(&chunk.to_le_bytes());
-                    out.extend_from_slice(&ie.nbytes().to_le_bytes());
+                    let nbytes = match self.nbytes {
+                        Nbytes::Strips => ie.nbytes(),
+                        Nbytes::FileSize => self.file_size,
+                    };
+                    out.extend_from_slice(&nbytes.to_le_bytes());
                     out.extend_from_slice(&0u64.to_le_bytes());
                     ie.strips.iter().for_each(|s| put_extent(&mut out, s));
                 }
@@ -180,7 +198,9 @@ impl FmapMessage {
     /// message over 32 KiB, a reserved field that is not zero, an unknown
     /// version, file type or extent type,
     /// extent or strip counts outside 1..=32, an interleaved extent whose
-    /// nbytes disagrees with its strips, or trailing bytes.
+    /// nbytes is neither its strips' total nor the file size (the two
+    /// encoders' forms; extents of one message must agree), or trailing
+    /// bytes.
     pub fn decode(b: &[u8]) -> Result<FmapMessage> {
         if b.len() > MAX_MESSAGE {
             return Err(bad(format!("{} bytes exceed {MAX_MESSAGE}", b.len())));
@@ -207,6 +227,7 @@ impl FmapMessage {
         if n == 0 || n > MAX_EXTENTS {
             return Err(bad(format!("{n} extents (must be 1..={MAX_EXTENTS})")));
         }
+        let mut form: Option<Nbytes> = None;
         let fmap = match ext_type {
             0 => Fmap::Simple(
                 (0..n)
@@ -230,12 +251,22 @@ impl FmapMessage {
                         .map(|j| r.extent(&format!("{what} strip {j}")))
                         .collect::<Result<Vec<_>>>()?;
                     let ie = InterleavedExtent { chunk_size, strips };
-                    if ie.nbytes() != nbytes {
+                    let this = if nbytes == ie.nbytes() {
+                        Nbytes::Strips
+                    } else if nbytes == file_size {
+                        Nbytes::FileSize
+                    } else {
                         return Err(bad(format!(
-                            "{what}: nbytes {nbytes} but its strips hold {}",
+                            "{what}: nbytes {nbytes} is neither what its strips hold ({}) nor the file size ({file_size})",
                             ie.nbytes()
                         )));
+                    };
+                    if form.is_some_and(|f| f != this) {
+                        return Err(bad(format!(
+                            "{what}: nbytes written in another form than before"
+                        )));
                     }
+                    form = Some(this);
                     iexts.push(ie);
                 }
                 Fmap::Interleaved(iexts)
@@ -252,6 +283,7 @@ impl FmapMessage {
             file_type,
             file_size,
             fmap,
+            nbytes: form.unwrap_or_default(),
         })
     }
 
@@ -481,5 +513,19 @@ mod tests {
             let _ = FmapMessage::decode(&b);
             let _ = DaxdevReply::decode(&b);
         }
+    }
+
+    /// The reference encoder writes an interleaved extent's nbytes as the
+    /// file size; that decodes to the same map and re-encodes to its bytes.
+    #[test]
+    fn nbytes_as_the_file_size_is_accepted() {
+        let ours = interleaved();
+        let mut b = ours.encode().unwrap();
+        b[40..48].copy_from_slice(&(7 * MIB).to_le_bytes());
+        let theirs = FmapMessage::decode(&b).unwrap();
+        assert_eq!(theirs.fmap, ours.fmap);
+        assert_eq!(theirs.nbytes, Nbytes::FileSize);
+        assert_eq!(theirs.encode().unwrap(), b);
+        theirs.validate(dev).unwrap();
     }
 }
