@@ -258,3 +258,40 @@ fn flush_clone_and_check() {
     env.fail(&["clone", &r.p("a.bin"), &r.p("b.bin")]);
     env.fail(&["clone", &r.p("d"), &r.p("c.bin")]);
 }
+
+/// A device added with devadd is found again after umount and mount, with
+/// no --device: this host remembers it (and would find a /dev/dax device
+/// by its uuid).
+#[test]
+fn devices_are_found_again_on_remount() {
+    let env = Env::new();
+    let dev = env.mkfs_region("256m");
+    let r = env.mount(&dev);
+    let second = env.dir().join("second.img");
+    env.ok(&["devadd", "-s", "256m", &r.mnt, second.to_str().unwrap()]);
+    env.ok(&[
+        "creat",
+        "-N",
+        "2",
+        "-B",
+        "2",
+        "-C",
+        "2m",
+        "--devices",
+        "all",
+        "-S",
+        "5",
+        "-s",
+        "9m",
+        &r.p("wide.bin"),
+    ]);
+    let map = env.ok(&["getmap", &r.p("wide.bin")]);
+    assert!(map.contains("devindex 1"), "{map}");
+    env.ok(&["umount", &r.mnt]);
+    let out = env.famfs(&["mount", dev.to_str().unwrap(), &r.mnt]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(!out.stderr.contains("warning"), "{}", out.describe());
+    env.ok(&["verify", "-S", "5", "-f", &r.p("wide.bin")]);
+    let mounts = env.ok(&["mounts"]);
+    assert!(mounts.contains("second.img"), "{mounts}");
+}

@@ -60,5 +60,7 @@ fn add(
         Some(entry) => entry.add_device_path(&path),
         None => Ok(()),
     })?;
+    // Remembered for this host, so a later mount finds it again.
+    famfs_core::known_devices::remember(t.mount.fs_uuid, &path)?;
     Ok((path, info))
 }

@@ -53,14 +53,24 @@ pub fn mount(a: &MountArgs, con: &mut Console) -> CliResult {
     for d in &a.devices {
         let path = secondary_path(&fs, d)?;
         entry.add_device_path(&path)?;
+        famfs_core::known_devices::remember(entry.fs_uuid, &path)?;
     }
+    // Devices given now, then those this host recorded for the file
+    // system and every devdax device, each identified by its uuid.
     fs.add_device_paths(entry.secondary_devices());
+    fs.add_device_paths(famfs_core::known_devices::candidates(entry.fs_uuid));
     for info in fs.replay().devices().filter(|d| d.index != 0) {
-        if let Err(e) = fs.acquire_device(info.index) {
-            con.error(&format!(
+        match fs.acquire_device(info.index) {
+            Ok(dev) => {
+                let found = dev.path().to_path_buf();
+                if entry.secondary_devices().all(|p| p != found) {
+                    entry.add_device_path(&found)?;
+                }
+            }
+            Err(e) => con.error(&format!(
                 "warning: {e}; files on it will fail with EIO until it is given \
                  (umount, then mount with --device PATH)"
-            ));
+            )),
         }
     }
     MountTable::update(|t| t.add(entry))?;

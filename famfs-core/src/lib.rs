@@ -25,6 +25,7 @@ pub mod fmap;
 pub mod fmap_msg;
 pub mod format;
 pub mod host;
+pub mod known_devices;
 pub mod memerr;
 pub mod mounts;
 pub mod namespace;
