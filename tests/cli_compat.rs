@@ -295,3 +295,51 @@ fn devices_are_found_again_on_remount() {
     let mounts = env.ok(&["mounts"]);
     assert!(mounts.contains("second.img"), "{mounts}");
 }
+
+/// creat --multi FILE,SIZE[,SEED] and verify --multi FILE,SEED with -t.
+#[test]
+fn multi_creat_and_parallel_verify() {
+    let env = Env::new();
+    let r = env.region("128m");
+    let (a, b, c) = (r.p("a.bin"), r.p("b.bin"), r.p("c.bin"));
+    env.ok(&[
+        "creat",
+        "--multi",
+        &format!("{a},3m,11"),
+        "-M",
+        &format!("{b},0x1000,12"),
+        "-M",
+        &format!("{c},5000"),
+    ]);
+    assert_eq!(env.ok_bytes(&["cat", &c]), vec![0u8; 5000]);
+    let out = env.ok(&[
+        "verify",
+        "-t",
+        "2",
+        "-v",
+        "--multi",
+        &format!("{a},11"),
+        "-m",
+        &format!("{b},12"),
+    ]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let bad = env.famfs(&[
+        "verify",
+        "--threadct",
+        "2",
+        "-m",
+        &format!("{a},11"),
+        "-m",
+        &format!("{b},13"),
+    ]);
+    assert_eq!(bad.code(), Some(1), "{}", bad.describe());
+    assert!(
+        bad.stderr.contains("b.bin") && !bad.stderr.contains("a.bin"),
+        "{}",
+        bad.describe()
+    );
+    // A bad --multi argument is refused before anything is created.
+    let before = r.meta();
+    env.fail(&["creat", "-M", &format!("{}", r.p("d.bin"))]);
+    assert_meta_unchanged(&r, &before, "creat --multi without a size");
+}

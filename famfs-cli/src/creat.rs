@@ -11,17 +11,54 @@ use famfs_core::random::RandomPattern;
 use famfs_core::Error;
 
 pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
-    if a.size == Some(0) {
+    if !a.multi.is_empty() {
+        return multi(a, con);
+    }
+    let path = a.path.as_ref().ok_or("creat needs a PATH (or --multi)")?;
+    let seed = (a.random || a.seed.is_some()).then(|| a.seed.unwrap_or_else(random_seed));
+    one(a, con, path, a.size, seed, a.seed.is_none())
+}
+
+/// `--multi FILE,SIZE[,SEED]`, repeated: each file created as one
+/// `creat -s SIZE [-S SEED] FILE` would, one after another; the first
+/// failure stops the rest.
+fn multi(a: &CreatArgs, con: &mut Console) -> CliResult {
+    for m in &a.multi {
+        let bad = |why: String| CliError::Msg(format!("--multi {m}: {why}"));
+        let mut parts = m.splitn(3, ',');
+        let (Some(file), Some(size)) = (parts.next(), parts.next()) else {
+            return Err(bad("expected FILE,SIZE[,SEED]".into()));
+        };
+        let size = crate::size::parse(size).map_err(bad)?;
+        let seed = match parts.next() {
+            Some(s) => Some(crate::size::parse_u32(s).map_err(bad)?).filter(|&s| s != 0),
+            None => None,
+        };
+        one(a, con, std::path::Path::new(file), Some(size), seed, false)?;
+    }
+    Ok(())
+}
+
+/// Creates (or, existing, re-randomizes) one file. `print_seed`: the seed
+/// was chosen here, so say which.
+fn one(
+    a: &CreatArgs,
+    con: &mut Console,
+    path: &std::path::Path,
+    size: Option<u64>,
+    seed: Option<u32>,
+    print_seed: bool,
+) -> CliResult {
+    if size == Some(0) {
         return Err(CliError::Msg(
             "invalid size 0: famfs files hold at least one byte".into(),
         ));
     }
-    let t = target::resolve(&a.path)?;
+    let t = target::resolve(path)?;
     if t.rel.is_empty() {
         return Err(t.err(Error::IsADirectory(String::new())));
     }
     let mut fs = t.open(Access::ReadWrite)?;
-    let seed = (a.random || a.seed.is_some()).then(|| a.seed.unwrap_or_else(random_seed));
 
     // An existing file, as the reference CLI treats it: creating it again
     // is a no-op if the size matches (or none is given), and a seed
@@ -32,7 +69,7 @@ pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
             let f = n
                 .as_file()
                 .ok_or_else(|| t.err(Error::IsADirectory(t.rel.clone())))?;
-            if let Some(size) = a.size.filter(|&s| s != f.size) {
+            if let Some(size) = size.filter(|&s| s != f.size) {
                 return Err(t.err(Error::SizeMismatch {
                     path: t.rel.clone(),
                     existing: f.size,
@@ -43,7 +80,7 @@ pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
                 Some(s) => {
                     let io = fs.file_io(n.ino).map_err(|e| t.err(e))?;
                     fill_random(&io, s).map_err(|e| t.err(e))?;
-                    if a.seed.is_none() {
+                    if print_seed {
                         outln!(con, "seed: {s}");
                     }
                     if a.verbose > 0 {
@@ -66,7 +103,7 @@ pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
         Err(e) => return Err(t.err(e)),
     }
 
-    let size = a.size.ok_or_else(|| {
+    let size = size.ok_or_else(|| {
         CliError::Msg(format!("{}: a new file needs a size (-s SIZE)", t.shown()))
     })?;
     let meta = a.owner.meta(mode::FILE_DEFAULT);
@@ -77,7 +114,7 @@ pub fn run(a: &CreatArgs, con: &mut Console) -> CliResult {
             None => io.zero(),
         })
         .map_err(|e| t.err(e))?;
-    if let (Created::New(_), Some(s), None) = (created, seed, a.seed) {
+    if let (Created::New(_), Some(s), true) = (created, seed, print_seed) {
         outln!(con, "seed: {s}");
     }
     if a.verbose > 0 {

@@ -334,11 +334,21 @@ pub struct CreatArgs {
     /// Say what was done (repeat for more)
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// FILE,SIZE[,SEED] to create (randomized when SEED is given and not
+    /// 0); repeat for several files
+    #[arg(short = 'M', long, value_name = "FILE,SIZE[,SEED]",
+          conflicts_with_all = ["size", "seed", "random", "path"])]
+    pub multi: Vec<String>,
+    /// Accepted for the reference CLI's --multi; files are created one
+    /// after another (see docs/cli-spec.md)
+    #[arg(short = 't', long, visible_alias = "threadct", value_parser = size::parse_u32)]
+    pub threads: Option<u32>,
     #[command(flatten)]
     pub owner: OwnerArgs,
     #[command(flatten)]
     pub stripe: StripeArgs,
-    pub path: PathBuf,
+    #[arg(required_unless_present = "multi")]
+    pub path: Option<PathBuf>,
 }
 
 /// Interleaved placement of new files (all unset: the mount's defaults, or
@@ -419,11 +429,23 @@ pub struct CpArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Seed the file was created with
-    #[arg(short = 'S', long, value_parser = size::parse_u32)]
-    pub seed: u32,
+    #[arg(short = 'S', long, value_parser = size::parse_u32, required_unless_present = "multi")]
+    pub seed: Option<u32>,
     /// File to check
-    #[arg(short = 'f', long, visible_alias = "filename")]
-    pub file: PathBuf,
+    #[arg(
+        short = 'f',
+        long,
+        visible_alias = "filename",
+        required_unless_present = "multi",
+        conflicts_with = "multi"
+    )]
+    pub file: Option<PathBuf>,
+    /// FILE,SEED to check; repeat for several files, checked in parallel
+    #[arg(short = 'm', long, value_name = "FILE,SEED", conflicts_with = "seed")]
+    pub multi: Vec<String>,
+    /// Threads for --multi (default: one per file, at most the CPUs)
+    #[arg(short = 't', long, visible_alias = "threadct", value_parser = size::parse_u32)]
+    pub threads: Option<u32>,
     /// Print nothing; the exit status tells
     #[arg(short = 'q', long)]
     pub quiet: bool,
