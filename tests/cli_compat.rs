@@ -340,6 +340,6 @@ fn multi_creat_and_parallel_verify() {
     );
     // A bad --multi argument is refused before anything is created.
     let before = r.meta();
-    env.fail(&["creat", "-M", &format!("{}", r.p("d.bin"))]);
+    env.fail(&["creat", "-M", &r.p("d.bin")]);
     assert_meta_unchanged(&r, &before, "creat --multi without a size");
 }
