@@ -343,3 +343,19 @@ fn multi_creat_and_parallel_verify() {
     env.fail(&["creat", "-M", &r.p("d.bin")]);
     assert_meta_unchanged(&r, &before, "creat --multi without a size");
 }
+
+/// cp --compare reads every copied file back against its source (a kernel
+/// file or a famfs one); -t is accepted.
+#[test]
+fn cp_compare_reads_copies_back() {
+    let env = Env::new();
+    let r = env.region("64m");
+    let src = env.dir().join("c.bin");
+    write_file(&src, &pattern(6, 3_000_001), 0o644);
+    env.ok(&["cp", "-c", "-t", "4", src.to_str().unwrap(), &r.p("c.bin")]);
+    env.ok(&["cp", "--compare", &r.p("c.bin"), &r.p("c2.bin")]);
+    assert_eq!(
+        env.ok_bytes(&["cat", &r.p("c2.bin")]),
+        pattern(6, 3_000_001)
+    );
+}

@@ -278,6 +278,7 @@ pub fn run(a: &CpArgs, con: &mut Console) -> CliResult {
         gid: owner.gid,
         file_mode: a.owner.mode,
         verbose: a.verbose > 0,
+        compare: a.compare,
         umask: crate::mode::umask(),
         written: HashSet::new(),
         progress,
@@ -349,6 +350,8 @@ struct Copier<'a> {
     /// `-m`: the mode of every copied file.
     file_mode: Option<u32>,
     verbose: bool,
+    /// `--compare`: read each copied file back against its source.
+    compare: bool,
     umask: u32,
     /// Destinations written by this run: a second source must not
     /// overwrite what the first one just copied.
@@ -436,7 +439,24 @@ impl Copier<'_> {
         let progress = self.progress.clone();
         self.create_or_rewrite(dst, m.len(), meta, |io| {
             copy_into(io, &mut file, src, progress.as_ref())
-        })
+        })?;
+        if self.compare {
+            use std::os::unix::fs::FileExt;
+            let io = self.dest_io(dst)?;
+            compare(&io, src, |off, buf| file.read_at(buf, off))?;
+        }
+        Ok(())
+    }
+
+    /// The bytes of destination file `dst`, for `--compare`.
+    fn dest_io(&mut self, dst: &str) -> CliResult<FileData> {
+        let mount = self.mount;
+        let ino = self
+            .fs
+            .lookup(dst)
+            .map_err(|e| target::in_mount(mount, e))?
+            .ino;
+        self.fs.file_io(ino).map_err(|e| target::in_mount(mount, e))
     }
 
     /// Fills a new file `dst` of `size` bytes with `fill` before it is
@@ -478,7 +498,16 @@ impl Copier<'_> {
         let progress = self.progress.clone();
         self.create_or_rewrite(dst, src_io.size(), meta, |io| {
             copy_famfs_into(io, &src_io, progress.as_ref())
-        })
+        })?;
+        if self.compare {
+            let io = self.dest_io(dst)?;
+            compare(&io, src, |off, buf| {
+                src_io
+                    .read(off, buf)
+                    .map_err(|e| io::Error::from_raw_os_error(e.errno()))
+            })?;
+        }
+        Ok(())
     }
 
     /// Copies famfs directory `st` to `dst` (`-r`), children in name order.
@@ -608,6 +637,40 @@ impl Copier<'_> {
         ancestors.pop();
         Ok(())
     }
+}
+
+/// `--compare`: reads `io` back and `read_src(offset, buf)` (the source)
+/// a chunk at a time; the first differing offset is an error.
+fn compare(
+    io: &FileData,
+    src: &Path,
+    mut read_src: impl FnMut(u64, &mut [u8]) -> io::Result<usize>,
+) -> CliResult {
+    let mut a = vec![0u8; IO_CHUNK.min(io.size() as usize).max(1)];
+    let mut b = vec![0u8; a.len()];
+    let mut off = 0u64;
+    while off < io.size() {
+        let n = io.read(off, &mut a)?;
+        let mut got = 0;
+        while got < n {
+            let k = read_src(off + got as u64, &mut b[got..n]).map_err(|e| {
+                CliError::Msg(format!("{}: reading for --compare: {e}", src.display()))
+            })?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        if let Some(i) = (0..n).find(|&i| i >= got || a[i] != b[i]) {
+            return Err(CliError::Msg(format!(
+                "{}: copy differs from its source at offset {}",
+                src.display(),
+                off + i as u64
+            )));
+        }
+        off += n as u64;
+    }
+    Ok(())
 }
 
 /// Sources under famfs mount points, and the file systems they are read

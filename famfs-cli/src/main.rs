@@ -417,6 +417,13 @@ pub struct CpArgs {
     /// Print each file and directory copied (repeat for more)
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Read each copied file back and compare it with its source
+    #[arg(short = 'c', long)]
+    pub compare: bool,
+    /// Accepted for the reference CLI; files are copied one after another
+    /// (see docs/cli-spec.md)
+    #[arg(short = 't', long, visible_alias = "threadct", value_parser = size::parse_u32)]
+    pub threads: Option<u32>,
     #[command(flatten)]
     pub owner: OwnerArgs,
     #[command(flatten)]
