@@ -127,7 +127,7 @@ print("listed", sorted(os.listdir(sys.argv[1])))
             "mkdir in a subdirectory EPERM",
             "open O_CREAT EPERM",
             "open O_CREAT|O_EXCL EPERM",
-            "listed ['first_s5_n70000', 'shared']",
+            "listed ['.meta', 'first_s5_n70000', 'shared']",
         ],
         "{}",
         out.describe()

@@ -708,14 +708,19 @@ fn find_lists_the_tree() {
     assert_eq!(
         sorted_lines(&out.stdout),
         sorted_lines(&format!(
-            "{}\n{}\n{}\n",
+            "{}\n{}\n{}\n{}\n",
             fx.m(""),
+            fx.m(".meta"),
             fx.m("data.bin"),
             fx.m("tree")
         ))
     );
+    // The 8 MiB log file is the other file over 2 MiB.
     let out = fx.ok("find", &[&fx.m(""), "-size", "+2M", "-type", "f"]);
-    assert_eq!(out.stdout, format!("{}\n", fx.m("data.bin")));
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        sorted_lines(&format!("{}\n{}\n", fx.m(".meta/.log"), fx.m("data.bin")))
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! `famfs <subcommand>: <message>`, on stderr and exit with status 1 (clap
 //! usage errors exit 2). `docs/cli-spec.md` is the behaviour contract.
 
+mod chkread;
 mod console;
 mod cp;
 mod creat;
@@ -102,6 +103,11 @@ enum Command {
     Flush(FlushArgs),
     /// Test aid: log a file sharing another's memory (leaves a collision).
     Clone(CloneArgs),
+    /// Check that a file reads the same through read and through mmap.
+    Chkread(ChkreadArgs),
+    /// Show where a mounted device's .meta/.superblock and .meta/.log are
+    /// (every mount has them; kept for the reference's scripts).
+    Mkmeta(MkmetaArgs),
     /// Test aids for simulated regions.
     Debug(DebugArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -126,6 +132,27 @@ pub struct FlushArgs {
     pub verbose: u8,
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChkreadArgs {
+    /// The file is a superblock (.meta/.superblock): show it as read each way
+    #[arg(short = 's')]
+    pub superblock: bool,
+    /// The file is a log (.meta/.log): show its header as read each way
+    #[arg(short = 'l')]
+    pub log: bool,
+    /// A famfs file
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MkmetaArgs {
+    /// Accepted for the reference's scripts (the output is the same)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The famfs device (e.g. /dev/dax0.0 or a simulated region)
+    pub device: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +198,8 @@ impl Command {
             Command::Check(_) => "check",
             Command::Flush(_) => "flush",
             Command::Clone(_) => "clone",
+            Command::Chkread(_) => "chkread",
+            Command::Mkmeta(_) => "mkmeta",
             Command::Debug(_) => "debug",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -618,6 +647,8 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
         Command::Man(a) => man_pages(&a.dir, con),
         Command::Flush(a) => maint::flush(a, con),
         Command::Clone(a) => maint::clone(a, con),
+        Command::Chkread(a) => chkread::run(a, con),
+        Command::Mkmeta(a) => maint::mkmeta(a, con),
         Command::Check(a) => maint::check(a, con).map(|_| ()),
         Command::Mkfs(a) => mkfs::run(a, con),
         Command::Mount(a) => mount::mount(a, con),

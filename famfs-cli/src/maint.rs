@@ -1,9 +1,9 @@
 //! The reference CLI's maintenance and test verbs: `flush` (cache
 //! maintenance of whole files), `check` (every file of a mount is usable)
-//! and `clone` (a test aid that makes two files share memory).
+//! `clone` (a test aid that makes two files share memory) and `mkmeta`.
 
 use crate::console::{self, outln, CliError, CliResult, Console};
-use crate::{target, CheckArgs, CloneArgs, FlushArgs};
+use crate::{target, CheckArgs, CloneArgs, FlushArgs, MkmetaArgs};
 use famfs_core::dax::Access;
 use famfs_core::mounts::MountTable;
 use famfs_core::namespace::{Node, NodeKind};
@@ -99,6 +99,35 @@ pub fn clone(a: &CloneArgs, con: &mut Console) -> CliResult {
             src.shown(),
             dst.shown()
         );
+    }
+    Ok(())
+}
+
+/// `famfs mkmeta DEVICE`: the reference's legacy step that creates a
+/// mount's `.meta/.superblock` and `.meta/.log`. Here every mount shows
+/// them from the superblock, so there is nothing to create: this checks
+/// that DEVICE holds a valid famfs and is mounted, and says where its
+/// metadata files are.
+pub fn mkmeta(a: &MkmetaArgs, con: &mut Console) -> CliResult {
+    let device = std::fs::canonicalize(&a.device)
+        .map_err(|e| CliError::Msg(format!("{}: {e}", a.device.display())))?;
+    let fs = famfs_core::famfs::Famfs::open(&device, Access::ReadOnly)?;
+    let table = MountTable::load()?;
+    let mounts: Vec<_> = table
+        .entries
+        .iter()
+        .filter(|m| m.device == device && m.fs_uuid == fs.superblock().uuid)
+        .collect();
+    if mounts.is_empty() {
+        return Err(CliError::Msg(format!(
+            "{}: not mounted (famfs mount makes the .meta files)",
+            a.device.display()
+        )));
+    }
+    for m in mounts {
+        let dir = m.mountpoint.join(famfs_core::meta_files::DIR_NAME);
+        outln!(con, "{}/.superblock", dir.display());
+        outln!(con, "{}/.log", dir.display());
     }
     Ok(())
 }

@@ -591,6 +591,7 @@ impl Famfs {
     /// exactly that; it is never how famfs makes files.
     pub fn clone_file(&mut self, src: &str, dst: &str) -> Result<Ino> {
         crate::path::check_relpath(dst)?;
+        crate::meta_files::check_not_reserved(dst)?;
         self.refresh()?;
         let _lock = self.begin_write()?;
         let node = self.lookup(src)?;
@@ -631,6 +632,7 @@ impl Famfs {
     /// nor the master role is needed.
     pub fn mkdir(&mut self, relpath: &str, meta: Meta, parents: Option<Meta>) -> Result<Ino> {
         crate::path::check_relpath(relpath)?;
+        crate::meta_files::check_not_reserved(relpath)?;
         self.refresh()?;
         if self.missing_dirs(relpath, parents.is_some())?.is_empty() {
             return Ok(self.lookup(relpath)?.ino);
@@ -706,6 +708,7 @@ impl Famfs {
             self.device().kind() == DeviceKind::Simulated,
         )?;
         crate::path::check_relpath(relpath)?;
+        crate::meta_files::check_not_reserved(relpath)?;
         self.refresh()?;
         if let Some(done) = self.existing_file(relpath, size)? {
             return Ok(done);

@@ -27,6 +27,7 @@ pub mod format;
 pub mod host;
 pub mod known_devices;
 pub mod memerr;
+pub mod meta_files;
 pub mod mounts;
 pub mod namespace;
 pub mod path;

@@ -309,6 +309,9 @@ impl Vfs {
             if is_dir && (acc != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0) {
                 return Err(Errno::EISDIR);
             }
+            if want & libc::W_OK != 0 && node.info.is_read_only() {
+                return Err(Errno::EROFS);
+            }
             match c {
                 Some(c) => stat::permits(&node.info.meta, is_dir, c, want),
                 None => stat::root_permits(&node.info.meta, is_dir, want),

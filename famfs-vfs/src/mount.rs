@@ -9,8 +9,9 @@ use famfs_core::famfs::Famfs;
 use famfs_core::file::FileData;
 use famfs_core::fmap::Fmap;
 use famfs_core::memerr::DeviceHealth;
+use famfs_core::meta_files::{self, MetaNode};
 use famfs_core::mounts::MountEntry;
-use famfs_core::namespace::{Ino, Meta, Node, NodeKind};
+use famfs_core::namespace::{Ino, Meta, Node, NodeKind, ROOT_INO};
 use nix::errno::Errno;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -63,9 +64,33 @@ impl NodeInfo {
         }
     }
 
+    fn of_meta(node: MetaNode, fs: &Famfs) -> NodeInfo {
+        let kind = if node.is_dir() {
+            InfoKind::Dir
+        } else {
+            let size = node.size(fs.superblock());
+            InfoKind::File {
+                size,
+                allocated: size,
+                error: None,
+            }
+        };
+        NodeInfo {
+            ino: node.ino(),
+            meta: node.meta(),
+            kind,
+        }
+    }
+
     /// Whether the node is a directory.
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, InfoKind::Dir)
+    }
+
+    /// Whether the node is `.meta/.superblock` or `.meta/.log`, which no
+    /// one may open for writing.
+    pub fn is_read_only(&self) -> bool {
+        MetaNode::from_ino(self.ino).is_some_and(|n| !n.is_dir())
     }
 }
 
@@ -317,6 +342,12 @@ impl Mount {
             let ns = fs.replay().namespace();
             allowed(&ns.root().meta)?;
             for (end, _) in rel.match_indices('/') {
+                if let Some(m) = MetaNode::at(&rel[..end]) {
+                    if m.is_dir() {
+                        allowed(&m.meta())?;
+                    }
+                    break;
+                }
                 match ns.lookup(&rel[..end]) {
                     Ok(n) if n.is_dir() => allowed(&n.meta)?,
                     _ => break,
@@ -328,6 +359,12 @@ impl Mount {
 
     fn lookup_now(&self, rel: &str) -> SysResult<NodeInfo> {
         self.with_fs(|fs| {
+            if let Some(m) = MetaNode::at(rel) {
+                return Ok(NodeInfo::of_meta(m, fs));
+            }
+            if let Some(e) = meta_files::missing_below(rel) {
+                return Err(Errno::from(&e));
+            }
             let node = fs
                 .replay()
                 .namespace()
@@ -342,10 +379,12 @@ impl Mount {
     pub fn subdirs(&self, ino: Ino) -> u64 {
         self.with_fs(|fs| {
             let ns = fs.replay().namespace();
-            Ok(ns
+            let shown = |name: &str| ino != ROOT_INO || name != meta_files::DIR_NAME;
+            let logged = ns
                 .children(ino)
-                .map(|c| c.filter(|(_, n)| n.is_dir()).count() as u64)
-                .unwrap_or(0))
+                .map(|c| c.filter(|(name, n)| n.is_dir() && shown(name)).count() as u64)
+                .unwrap_or(0);
+            Ok(logged + u64::from(ino == ROOT_INO))
         })
         .unwrap_or(0)
     }
@@ -353,6 +392,9 @@ impl Mount {
     /// The fmap of file `ino` (for opening it; lookups leave it out).
     pub fn fmap_of(&self, ino: Ino) -> SysResult<Fmap> {
         self.with_fs(|fs| {
+            if let Some(m) = MetaNode::from_ino(ino) {
+                return m.fmap(fs.superblock()).ok_or(Errno::EISDIR);
+            }
             let node = fs.replay().namespace().get(ino).ok_or(Errno::ENOENT)?;
             Ok(node.as_file().ok_or(Errno::EISDIR)?.fmap.clone())
         })
@@ -361,6 +403,9 @@ impl Mount {
     /// The entries of directory `ino`, `.` and `..` first.
     pub fn list(&self, ino: Ino) -> SysResult<Vec<DirEntry>> {
         self.with_fs(|fs| {
+            if MetaNode::from_ino(ino) == Some(MetaNode::Dir) {
+                return Ok(Self::list_meta_dir());
+            }
             let ns = fs.replay().namespace();
             let node = ns.get(ino).ok_or(Errno::ENOENT)?;
             let mut out = vec![
@@ -375,7 +420,17 @@ impl Mount {
                     is_dir: true,
                 },
             ];
+            if ino == ROOT_INO {
+                out.push(DirEntry {
+                    name: meta_files::DIR_NAME.into(),
+                    ino: MetaNode::Dir.ino(),
+                    is_dir: true,
+                });
+            }
             for (name, n) in ns.children(ino).map_err(|e| Errno::from(&e))? {
+                if ino == ROOT_INO && name == meta_files::DIR_NAME {
+                    continue;
+                }
                 out.push(DirEntry {
                     name: name.to_string(),
                     ino: n.ino,
@@ -384,6 +439,25 @@ impl Mount {
             }
             Ok(out)
         })
+    }
+
+    /// `.meta`'s entries: `.`, `..` (the root), `.log` and `.superblock`.
+    fn list_meta_dir() -> Vec<DirEntry> {
+        let entry = |name: &str, ino, is_dir| DirEntry {
+            name: name.into(),
+            ino,
+            is_dir,
+        };
+        vec![
+            entry(".", MetaNode::Dir.ino(), true),
+            entry("..", ROOT_INO, true),
+            entry(MetaNode::Log.name(), MetaNode::Log.ino(), false),
+            entry(
+                MetaNode::Superblock.name(),
+                MetaNode::Superblock.ino(),
+                false,
+            ),
+        ]
     }
 
     /// Device `index`, mapped read-write when `writable` (the first

@@ -239,7 +239,10 @@ fn stat_and_statfs() {
     assert_eq!(d.st_dev, st.st_dev);
     assert_ne!(d.st_ino, st.st_ino);
     let root = f.vfs.stat(&f.famfs(&f.mnt)).unwrap();
-    assert_eq!(root.st_nlink, 3, "root holds one subdirectory");
+    assert_eq!(root.st_nlink, 4, "root holds d and .meta");
+    let meta = f.vfs.stat(&f.famfs(&f.p(".meta/.log"))).unwrap();
+    assert_eq!(meta.st_mode, libc::S_IFREG | 0o444);
+    assert_eq!(meta.st_size, 8 << 20);
     let s = f.vfs.statfs(f.famfs(&f.mnt).mount).unwrap();
     assert_eq!(s.f_type as u64, famfs_core::format::STATFS_MAGIC);
 }
@@ -301,7 +304,7 @@ fn listing_has_dot_entries_and_sees_new_files() {
         .iter()
         .map(|e| e.name.clone())
         .collect();
-    assert_eq!(names, [".", "..", "a.bin", "d"]);
+    assert_eq!(names, [".", "..", ".meta", "a.bin", "d"]);
     // A directory made through the shim is logged and visible.
     f.vfs.mkdir(&f.famfs(&f.p("d/new")), 0o750).unwrap();
     assert_eq!(
@@ -311,7 +314,7 @@ fn listing_has_dot_entries_and_sees_new_files() {
     let st = f.vfs.stat(&f.famfs(&f.p("d/new"))).unwrap();
     assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFDIR);
     of.lseek(0, libc::SEEK_SET).unwrap();
-    assert_eq!(of.listing().unwrap().len(), 4);
+    assert_eq!(of.listing().unwrap().len(), 5);
 }
 
 #[test]

@@ -1569,6 +1569,9 @@ static struct listing expected_listing(const char *rel)
     struct listing l = {0};
     listing_add(&l, ".", DT_DIR, 0);
     listing_add(&l, "..", DT_DIR, 0);
+    /* Every mount's root also holds the metadata directory. */
+    if (rel[0] == '\0')
+        listing_add(&l, ".meta", DT_DIR, 0);
     DIR *d = opendir(H(rel));
     if (!d)
         die("opendir of a host copy");

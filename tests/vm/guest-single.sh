@@ -35,6 +35,10 @@ step getmap_interleaved famfs getmap $M/ilv.bin
 step verify_interleaved famfs verify -S 7 -f $M/ilv.bin
 step fsck famfs fsck $M
 step logplay famfs logplay -n $M
+# read and mmap agree on devdax, for a striped file and the metadata files.
+step chkread_interleaved famfs chkread $M/ilv.bin
+step chkread_superblock famfs chkread -s $M/.meta/.superblock
+step chkread_log famfs chkread -l $M/.meta/.log
 
 # Real programs under the shim read what the host wrote.
 for f in small.bin big.bin docs/format.md; do
