@@ -24,6 +24,7 @@ mod mkdir;
 mod mkfs;
 mod mode;
 mod mount;
+mod shadow;
 mod show;
 mod size;
 mod space;
@@ -541,13 +542,37 @@ pub struct GetmapArgs {
 
 #[derive(Debug, Args)]
 pub struct LogplayArgs {
-    /// List what each entry would create
+    /// List what each entry would create (with --shadow: write nothing)
     #[arg(short = 'n', long = "dry-run", visible_alias = "dryrun")]
     pub dry_run: bool,
     /// List every entry and what replay did with it
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    pub mountpoint: PathBuf,
+    /// Read the metadata by mapping it (the default; see docs/cli-spec.md)
+    #[arg(short = 'm', long, conflicts_with = "read")]
+    pub mmap: bool,
+    /// Read the metadata with read() (the reference's test option; famfs
+    /// reads it the same way either way)
+    #[arg(short = 'r', long)]
+    pub read: bool,
+    /// Play as a client host would (logplay writes nothing to the file
+    /// system either way)
+    #[arg(short = 'c', long)]
+    pub client: bool,
+    /// Write the reference's shadow YAML tree under DIR/root (or DIR when
+    /// it ends in /root)
+    #[arg(short = 'S', long, value_name = "DIR")]
+    pub shadow: Option<PathBuf>,
+    /// With --shadow: read each YAML file back and compare it with its
+    /// log entry (existing files too)
+    #[arg(short = 's', long, requires = "shadow")]
+    pub shadowtest: bool,
+    /// With --shadow: read the log from this device instead of a mount
+    #[arg(short = 'd', long, value_name = "DEVICE", requires = "shadow")]
+    pub daxdev: Option<PathBuf>,
+    /// A mount point (or a path under one); not with --daxdev
+    #[arg(required_unless_present = "daxdev", conflicts_with = "daxdev")]
+    pub mountpoint: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -563,6 +588,13 @@ pub struct FsckArgs {
     #[arg(short = 'B', long = "buckets", visible_alias = "nbuckets", value_name = "NBUCKETS",
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub buckets: Option<u32>,
+    /// Read the metadata by mapping it (the default; see docs/cli-spec.md)
+    #[arg(short = 'm', long, conflicts_with = "read")]
+    pub mmap: bool,
+    /// Read the metadata with read() (the reference's test option; famfs
+    /// reads it the same way either way)
+    #[arg(short = 'r', long)]
+    pub read: bool,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
