@@ -442,3 +442,38 @@ fn logplay_shadow_writes_the_reference_yaml_tree() {
     env.fail_code(&["fsck", "-m", "-r", r.dev_str()], 2);
     assert_bytes_eq("the metadata", &r.meta(), &before, 0);
 }
+
+#[test]
+fn quiet_getmap_and_check_and_verbose_mount() {
+    let env = Env::new();
+    let dev = env.dir().join("quiet.img");
+    let out = env.ok(&["mkfs", "-v", "--size", "64m", dev.to_str().unwrap()]);
+    assert!(out.contains("log entries"), "{out}");
+    let mnt = virtual_mountpoint();
+    let out = env.ok(&["mount", "-v", dev.to_str().unwrap(), &mnt]);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "mounted {} at {mnt}: 0 files, 0 directories, 1 devices",
+            std::fs::canonicalize(&dev).unwrap().display()
+        )
+    );
+    let r = Region { dev, mnt };
+    env.ok(&["creat", "-s", "4096", &r.p("f")]);
+    env.ok(&["mkdir", &r.p("d")]);
+    let status = |args: &[&str]| {
+        let out = env.famfs(args);
+        assert_eq!(out.stdout, "", "{}", out.describe());
+        out.code()
+    };
+    assert_eq!(status(&["getmap", "-q", &r.p("f")]), Some(0));
+    assert_eq!(status(&["getmap", "--quiet", "-c", &r.p("d")]), Some(1));
+    assert_eq!(status(&["getmap", "-q", &r.p("missing")]), Some(1));
+    assert_eq!(status(&["getmap", "-q", "/etc/passwd"]), Some(1));
+    env.ok(&["clone", &r.p("f"), &r.p("g")]);
+    assert_eq!(status(&["getmap", "-q", &r.p("g")]), Some(2));
+    let out = env.famfs(&["check", "-q", &r.mnt]);
+    assert_eq!(out.code(), Some(1), "{}", out.describe());
+    assert!(!out.stdout.contains("files checked"), "{}", out.describe());
+    assert!(out.stderr.contains("g"), "{}", out.describe());
+}

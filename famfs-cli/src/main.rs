@@ -122,6 +122,9 @@ pub struct CheckArgs {
     /// List every file checked (repeat for more)
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Print no summary (problems are still reported; the exit status tells)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// A mount point (or a path under one)
     pub mountpoint: PathBuf,
 }
@@ -241,6 +244,9 @@ impl OwnerArgs {
 
 #[derive(Debug, Args)]
 pub struct MkfsArgs {
+    /// Accepted for the reference's scripts (the summary is always printed)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Overwrite an existing valid file system
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -271,6 +277,9 @@ pub struct MkfsArgs {
 
 #[derive(Debug, Args)]
 pub struct MountArgs {
+    /// Say what was mounted
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Devdax device or simulated region file
     pub device: PathBuf,
     /// Mount point (need not exist)
@@ -530,6 +539,13 @@ pub struct DfArgs {
 
 #[derive(Debug, Args)]
 pub struct GetmapArgs {
+    /// Print nothing: the exit status says whether PATH is a usable famfs
+    /// file (0), not one (1), or a famfs file whose map is unusable (2)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Accepted for the reference's scripts (there is one PATH)
+    #[arg(short = 'c')]
+    pub continue_on_error: bool,
     /// Print a JSON object
     #[arg(long)]
     pub json: bool,
@@ -709,6 +725,7 @@ fn main() -> ExitCode {
     // `check` exits with a bit mask of what it found, as the reference does.
     let status = match &cli.command {
         Command::Check(a) => maint::check(a, &mut con),
+        Command::Getmap(a) if a.quiet => Ok(show::getmap_status(a)),
         other => dispatch(other, &mut con).map(|()| 0),
     };
     match status.and_then(|s| con.flush().map(|()| s)) {

@@ -72,7 +72,9 @@ pub fn check(a: &CheckArgs, con: &mut Console) -> CliResult<u8> {
             }
         }
     }
-    outln!(con, "{files} files checked, {bad} unusable");
+    if !a.quiet {
+        outln!(con, "{files} files checked, {bad} unusable");
+    }
     Ok(status)
 }
 

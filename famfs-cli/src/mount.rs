@@ -73,7 +73,21 @@ pub fn mount(a: &MountArgs, con: &mut Console) -> CliResult {
             )),
         }
     }
+    let said = (a.verbose > 0).then(|| {
+        let r = fs.replay();
+        format!(
+            "mounted {} at {}: {} files, {} directories, {} devices",
+            entry.device.display(),
+            entry.mountpoint.display(),
+            r.namespace().file_count(),
+            r.namespace().dir_count(),
+            1 + entry.secondary_devices().count()
+        )
+    });
     MountTable::update(|t| t.add(entry))?;
+    if let Some(line) = said {
+        outln!(con, "{line}");
+    }
     Ok(())
 }
 

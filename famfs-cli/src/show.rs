@@ -354,6 +354,23 @@ fn extent_text(e: &Extent) -> String {
     )
 }
 
+/// `getmap -q`: the reference's exit status and nothing printed: 0 for a
+/// famfs file with a usable map, 2 for one whose map is unusable, 1 for
+/// anything else (not under a mount, missing, a directory).
+pub fn getmap_status(a: &GetmapArgs) -> u8 {
+    let Ok(table) = MountTable::load() else {
+        return 1;
+    };
+    let Ok((t, fs)) = open_node(&table, &a.path) else {
+        return 1;
+    };
+    match node(&t, &fs).ok().and_then(|n| n.as_file()) {
+        Some(f) if f.error.is_none() => 0,
+        Some(_) => 2,
+        None => 1,
+    }
+}
+
 pub fn getmap(a: &GetmapArgs, con: &mut Console) -> CliResult {
     let (t, fs) = open_node(&MountTable::load()?, &a.path)?;
     let n = node(&t, &fs)?;
