@@ -528,15 +528,13 @@ impl Famfs {
                 entries: self.log_header()?.capacity(),
             });
         }
-        let mut sb = Superblock::new(
+        let sb = Superblock::new_secondary(
             size,
-            self.sb.log_len,
             self.sb.uuid,
             dev_uuid.unwrap_or_else(Uuid::new_v4),
             self.sb.system_uuid,
             &device_name(dev.path()),
         );
-        sb.flags = SB_FLAG_SECONDARY;
         let sb_bytes = sb.encode()?;
         dev.zero_range(0, crate::format::SUPERBLOCK_REGION)?;
         dev.write_at(0, &sb_bytes)?;

@@ -273,6 +273,29 @@ impl Superblock {
         }
     }
 
+    /// The superblock `famfs devadd` writes on a secondary device: no log
+    /// (offset and length 0), the file system's uuid as the link to its
+    /// primary, and the secondary flag.
+    pub fn new_secondary(
+        dev_size: u64,
+        uuid: Uuid,
+        dev_uuid: Uuid,
+        system_uuid: Uuid,
+        dev_name: &str,
+    ) -> Self {
+        Superblock {
+            log_offset: 0,
+            log_len: 0,
+            flags: SB_FLAG_SECONDARY,
+            ..Superblock::new(dev_size, 0, uuid, dev_uuid, system_uuid, dev_name)
+        }
+    }
+
+    /// Whether this is a secondary device's superblock.
+    pub fn is_secondary(&self) -> bool {
+        self.flags & SB_FLAG_SECONDARY != 0
+    }
+
     /// Encodes the 200-byte superblock, computing its CRC.
     pub fn encode(&self) -> Result<[u8; SUPERBLOCK_SIZE]> {
         if self.dev_name.len() > MAX_DEV_NAME || self.dev_name.contains('\0') {
@@ -359,7 +382,12 @@ impl Superblock {
 
     /// The log must sit right after the superblock region and be a power of
     /// two of at least 8 MiB, as the reference tools require.
+    /// A secondary device's superblock has no log (offset and length 0);
+    /// the older form, with the primary's log fields copied, is read too.
     fn check_layout(&self) -> Result<()> {
+        if self.is_secondary() && self.log_offset == 0 && self.log_len == 0 {
+            return Ok(());
+        }
         if self.log_offset != LOG_OFFSET {
             return Err(Error::BadSuperblockLayout(format!(
                 "log offset {:#x} (expected {LOG_OFFSET:#x})",
@@ -378,7 +406,7 @@ impl Superblock {
     /// Checks the superblock against the device it was read from: the log
     /// must fit, and the recorded size must not exceed the real one.
     pub fn check_device_size(&self, actual: u64) -> Result<()> {
-        let meta_end = self.log_offset + self.log_len;
+        let meta_end = self.metadata_end();
         if meta_end > actual {
             return Err(Error::BadSuperblockLayout(format!(
                 "log ends at {meta_end:#x}, past the end of the {actual:#x}-byte device"
@@ -393,9 +421,14 @@ impl Superblock {
         Ok(())
     }
 
-    /// Where the metadata (superblock region + log) ends and file data may begin.
+    /// Where the metadata (superblock region + log) ends and file data may
+    /// begin: after the superblock region on a device without a log.
     pub fn metadata_end(&self) -> u64 {
-        self.log_offset + self.log_len
+        if self.log_len == 0 {
+            SUPERBLOCK_REGION
+        } else {
+            self.log_offset + self.log_len
+        }
     }
 }
 

@@ -41,6 +41,11 @@ fn expected(b: &[u8]) -> Verdict {
         return Verdict::Version;
     }
     let log_len = u64_at(b, 24);
+    // A secondary device's superblock (ts_sb_flags bit 2) may have no log.
+    let secondary = u32::from_le_bytes(b[104..108].try_into().unwrap()) & 2 != 0;
+    if secondary && u64_at(b, 16) == 0 && log_len == 0 {
+        return Verdict::Valid;
+    }
     if u64_at(b, 16) != 2 * MIB || log_len < 8 * MIB || !log_len.is_power_of_two() {
         return Verdict::Layout;
     }

@@ -474,6 +474,12 @@ fn add_device_writes_a_secondary_superblock_and_an_entry() {
     assert_eq!(ssb.uuid, sb.uuid);
     assert_eq!(ssb.dev_uuid, info.uuid);
     assert_eq!(ssb.flags, crate::format::SB_FLAG_SECONDARY);
+    assert_eq!(
+        (ssb.log_offset, ssb.log_len),
+        (0, 0),
+        "a secondary has no log"
+    );
+    assert_eq!(ssb.metadata_end(), 2 * MIB);
     let e = Famfs::open(&d1, Access::ReadOnly).unwrap_err();
     assert!(e.to_string().contains("secondary device"), "{e}");
     // A fresh reader rebuilds the table and finds the device by uuid among
@@ -498,6 +504,39 @@ fn add_device_writes_a_secondary_superblock_and_an_entry() {
     let primary = DaxDevice::open(&fs.path, Access::ReadWrite).unwrap();
     let e = f.add_device(primary, true, None).unwrap_err();
     assert!(e.to_string().contains("primary"), "{e}");
+}
+
+#[test]
+fn secondary_superblocks_of_the_older_form_are_still_read() {
+    let (fs, sb) = region(64 * MIB, MkfsOptions::default());
+    let mut f = Famfs::open(&fs.path, Access::ReadWrite).unwrap();
+    let extra = tempfile::tempdir().unwrap();
+    let info = f
+        .add_device(blank(extra.path(), "d1.img", 32 * MIB), false, None)
+        .unwrap();
+    // Rewrite it as earlier versions did: the primary's log fields copied.
+    let d1 = extra.path().join("d1.img");
+    let dev = DaxDevice::open(&d1, Access::ReadWrite).unwrap();
+    let mut old = Superblock::new(
+        32 * MIB,
+        sb.log_len,
+        sb.uuid,
+        info.uuid,
+        sb.system_uuid,
+        "d1",
+    );
+    old.flags = crate::format::SB_FLAG_SECONDARY;
+    dev.write_at(0, &old.encode().unwrap()).unwrap();
+    let back = read_superblock(&dev).unwrap();
+    assert_eq!((back.log_offset, back.log_len), (2 * MIB, sb.log_len));
+    let reader = Famfs::open(&fs.path, Access::ReadOnly).unwrap();
+    reader.add_device_paths([d1.clone()]);
+    assert_eq!(reader.acquire_device(1).unwrap().path(), d1);
+    // A primary without a log is not a file system.
+    let mut bad = Superblock::new_secondary(64 * MIB, sb.uuid, sb.dev_uuid, sb.system_uuid, "p");
+    bad.flags = 0;
+    let e = Superblock::decode(&bad.encode().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("log offset"), "{e}");
 }
 
 #[test]
