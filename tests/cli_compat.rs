@@ -477,3 +477,294 @@ fn quiet_getmap_and_check_and_verbose_mount() {
     assert!(!out.stdout.contains("files checked"), "{}", out.describe());
     assert!(out.stderr.contains("g"), "{}", out.describe());
 }
+
+/// docs/cli-spec.md "Reference options, one by one", checked spelling by
+/// spelling: every reference option the table accepts works in a real
+/// invocation (short and long name), and every one it refuses is a usage
+/// error (exit 2) that changes nothing.
+#[test]
+fn every_reference_option_does_what_the_table_says() {
+    let env = Env::new();
+    let r = env.region("256m");
+    env.ok(&["creat", "-s", "4m", "-S", "5", &r.p("seed5")]);
+    let src = env.dir().join("src.bin");
+    write_file(&src, &pattern(2, 70_000), 0o644);
+    let srcdir = env.dir().join("srcdir");
+    std::fs::create_dir_all(&srcdir).unwrap();
+    write_file(&srcdir.join("x"), &pattern(3, 100), 0o644);
+    let shadow = env.dir().join("shadow/root");
+    std::fs::create_dir_all(&shadow).unwrap();
+    let (src, srcdir, shadow) = (
+        src.to_str().unwrap().to_string(),
+        srcdir.to_str().unwrap().to_string(),
+        shadow.to_str().unwrap().to_string(),
+    );
+    let fresh = |n: &str| r.p(&format!("n/{n}"));
+    env.ok(&["mkdir", &r.p("n")]);
+    let spare = env.dir().join("spare.img");
+    let spare = spare.to_str().unwrap();
+    let spare_mnt = virtual_mountpoint();
+
+    let accepted: Vec<Vec<String>> = [
+        // mkfs
+        vec!["mkfs", "-v", "--size", "64m", spare],
+        vec!["mkfs", "-f", "-l", "8m", spare],
+        vec!["mkfs", "--force", "--loglen", "16m", "--verbose", spare],
+        // mount
+        vec!["mount", "-v", spare, &spare_mnt],
+        vec!["umount", &spare_mnt],
+        vec!["mount", "--verbose", spare, &spare_mnt],
+        vec!["umount", &spare_mnt],
+        vec!["mkfs", "-k", spare],
+        vec!["mkfs", "--kill", spare],
+        // fsck
+        vec!["fsck", "-h", "-v", "-B", "2", "-m", &r.dev_str()],
+        vec![
+            "fsck",
+            "--human",
+            "--verbose",
+            "--nbuckets",
+            "2",
+            "--read",
+            &r.mnt,
+        ],
+        // logplay
+        vec!["logplay", "-n", "-v", "-m", "-c", &r.mnt],
+        vec![
+            "logplay",
+            "--dryrun",
+            "--verbose",
+            "--read",
+            "--client",
+            &r.mnt,
+        ],
+        vec!["logplay", "-S", &shadow, "-s", "-d", r.dev_str()],
+        vec![
+            "logplay",
+            "--shadow",
+            &shadow,
+            "--shadowtest",
+            "--daxdev",
+            r.dev_str(),
+        ],
+        // creat
+        vec![
+            "creat",
+            "-s",
+            "1m",
+            "-S",
+            "1",
+            "-r",
+            "-m",
+            "0600",
+            "-u",
+            "0",
+            "-g",
+            "0",
+            "-v",
+            &fresh("c1"),
+        ],
+        vec![
+            "creat",
+            "--size",
+            "1m",
+            "--seed",
+            "1",
+            "--randomize",
+            "--mode",
+            "0600",
+            "--verbose",
+            &fresh("c2"),
+        ],
+        vec![
+            "creat",
+            "-N",
+            "2",
+            "-B",
+            "4",
+            "-C",
+            "2m",
+            "-s",
+            "5m",
+            &fresh("c3"),
+        ],
+        vec![
+            "creat",
+            "--nstrips",
+            "2",
+            "--nbuckets",
+            "4",
+            "--chunksize",
+            "2m",
+            "-s",
+            "5m",
+            &fresh("c4"),
+        ],
+        vec!["creat", "-M", &format!("{},1m,7", fresh("c5")), "-t", "2"],
+        vec![
+            "creat",
+            "--multi",
+            &format!("{},1m", fresh("c6")),
+            "--threadct",
+            "2",
+        ],
+        // cp
+        vec![
+            "cp",
+            "-m",
+            "0640",
+            "-u",
+            "0",
+            "-g",
+            "0",
+            "-v",
+            "-c",
+            "-t",
+            "2",
+            &src,
+            &fresh("p1"),
+        ],
+        vec![
+            "cp",
+            "--mode",
+            "0640",
+            "--verbose",
+            "--compare",
+            "--threadct",
+            "2",
+            &src,
+            &fresh("p2"),
+        ],
+        vec!["cp", "-r", &srcdir, &fresh("p3")],
+        vec![
+            "cp",
+            "--recursive",
+            "-N",
+            "1",
+            "-B",
+            "1",
+            "-C",
+            "2m",
+            &srcdir,
+            &fresh("p4"),
+        ],
+        vec![
+            "cp",
+            "--nstrips",
+            "1",
+            "--nbuckets",
+            "1",
+            "--chunksize",
+            "2m",
+            &src,
+            &fresh("p5"),
+        ],
+        // mkdir
+        vec![
+            "mkdir",
+            "-p",
+            "-v",
+            "-m",
+            "0700",
+            "-u",
+            "0",
+            "-g",
+            "0",
+            &fresh("d1/a"),
+        ],
+        vec!["mkdir", "--parents", "--mode", "0700", &fresh("d2/a")],
+        // verify
+        vec!["verify", "-f", &r.p("seed5"), "-S", "5", "-q"],
+        vec![
+            "verify",
+            "--filename",
+            &r.p("seed5"),
+            "--seed",
+            "5",
+            "--quiet",
+        ],
+        vec!["verify", "-m", &format!("{},5", r.p("seed5")), "-t", "2"],
+        vec![
+            "verify",
+            "--multi",
+            &format!("{},5", r.p("seed5")),
+            "--threadct",
+            "1",
+        ],
+        // check, getmap, then clone (after check: it leaves a collision,
+        // which check reports), flush, chkread, mkmeta
+        vec!["check", "-v", &r.mnt],
+        vec!["check", "--verbose", "-q", &r.mnt],
+        vec!["getmap", "-q", "-c", &r.p("seed5")],
+        vec!["getmap", "--quiet", &r.p("seed5")],
+        vec!["clone", "-v", &r.p("seed5"), &fresh("cl")],
+        vec!["flush", "-v", &r.p("seed5")],
+        vec!["chkread", "-s", &r.p(".meta/.superblock")],
+        vec!["chkread", "-l", &r.p(".meta/.log")],
+        vec!["mkmeta", "-v", r.dev_str()],
+        vec!["mkmeta", "--verbose", r.dev_str()],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(str::to_string).collect())
+    .collect();
+    for args in &accepted {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = env.famfs(&args);
+        assert!(out.success(), "accepted per the table: {}", out.describe());
+    }
+
+    let before = r.meta();
+    let refused: &[&[&str]] = &[
+        &["mkfs", "-D", spare],
+        &["mkfs", "--nodax", spare],
+        &["mkfs", "-M", spare],
+        &["mkfs", "--set-daxmode", spare],
+        &["mkfs", "-F", spare],
+        &["mkfs", "--nofuse", spare],
+        &["mkfs", "--fuse", spare],
+        &["fsck", "-f", &r.mnt],
+        &["fsck", "--force", &r.mnt],
+        &["fsck", "-M", &r.mnt],
+        &["fsck", "-L", &r.mnt],
+        &["fsck", "--load-module", &r.mnt],
+        &["fsck", "-F", &r.mnt],
+        &["fsck", "--fuse", &r.mnt],
+        &["fsck", "-D", &r.mnt],
+        &["logplay", "-M", &r.mnt],
+        &["logplay", "--set-daxmode", &r.mnt],
+    ];
+    for args in refused {
+        env.fail_code(args, 2);
+    }
+    for opt in [
+        "-r",
+        "-m",
+        "-d",
+        "-f",
+        "-F",
+        "-u",
+        "-p",
+        "-D",
+        "-M",
+        "-L",
+        "-R",
+        "-b",
+        "--read",
+        "--mmap",
+        "--debug",
+        "--fuse",
+        "--nofuse",
+        "--nouseraccess",
+        "--nodefaultperm",
+        "--dummy",
+        "--set-daxmode",
+        "--load-module",
+        "--remount",
+    ] {
+        env.fail_code(&["mount", opt, r.dev_str(), &virtual_mountpoint()], 2);
+    }
+    for opt in ["-t", "--timeout", "-c", "--cache", "-S", "--shadow"] {
+        env.fail_code(&["mount", opt, "1", r.dev_str(), &virtual_mountpoint()], 2);
+    }
+    assert_bytes_eq("the metadata", &r.meta(), &before, 0);
+}
