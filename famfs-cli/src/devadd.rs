@@ -48,8 +48,7 @@ fn add(
     a: &DevaddArgs,
     t: &target::Target,
 ) -> CliResult<(std::path::PathBuf, famfs_core::replay::DeviceInfo)> {
-    let path = std::fs::canonicalize(&a.device)
-        .map_err(|e| CliError::Msg(format!("{}: {e}", a.device.display())))?;
+    let path = target::canonical_device(&a.device)?;
     // Refuse a path the mount table cannot hold before changing anything.
     t.mount.clone().add_device_path(&path)?;
     let mut fs = t.open(Access::ReadWrite)?;

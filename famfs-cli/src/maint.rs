@@ -111,8 +111,7 @@ pub fn clone(a: &CloneArgs, con: &mut Console) -> CliResult {
 /// that DEVICE holds a valid famfs and is mounted, and says where its
 /// metadata files are.
 pub fn mkmeta(a: &MkmetaArgs, con: &mut Console) -> CliResult {
-    let device = std::fs::canonicalize(&a.device)
-        .map_err(|e| CliError::Msg(format!("{}: {e}", a.device.display())))?;
+    let device = target::canonical_device(&a.device)?;
     let fs = famfs_core::famfs::Famfs::open(&device, Access::ReadOnly)?;
     let table = MountTable::load()?;
     let mounts: Vec<_> = table

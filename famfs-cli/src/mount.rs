@@ -13,8 +13,7 @@ use famfs_core::stripe::StripeParams;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn mount(a: &MountArgs, con: &mut Console) -> CliResult {
-    let device = std::fs::canonicalize(&a.device)
-        .map_err(|e| CliError::Msg(format!("{}: {e}", a.device.display())))?;
+    let device = target::canonical_device(&a.device)?;
     let mountpoint = target::absolute(&a.mountpoint)?;
     let fs =
         Famfs::open(&device, Access::ReadOnly).map_err(|e| target::device_error(&device, e))?;

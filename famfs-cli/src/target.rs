@@ -44,6 +44,12 @@ impl Target {
     }
 }
 
+/// The canonical path of a device argument (symlinks such as
+/// `/dev/disk/...` resolved), as the mount table records devices.
+pub fn canonical_device(given: &Path) -> CliResult<PathBuf> {
+    std::fs::canonicalize(given).map_err(|e| CliError::Msg(format!("{}: {e}", given.display())))
+}
+
 /// The current directory.
 pub fn cwd() -> CliResult<PathBuf> {
     std::env::current_dir()

@@ -14,7 +14,7 @@
 use crate::dax::{Access, DaxDevice};
 use crate::error::{Error, Result};
 use crate::fmap::MAX_DAXDEVS;
-use crate::format::{Superblock, SB_FLAG_SECONDARY, SUPERBLOCK_SIZE};
+use crate::format::{Superblock, SUPERBLOCK_SIZE};
 use crate::replay::DeviceInfo;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ pub fn check_secondary(dev: &DaxDevice, fs_uuid: Uuid) -> Result<Superblock> {
             sb.uuid
         )));
     }
-    if sb.flags & SB_FLAG_SECONDARY == 0 {
+    if !sb.is_secondary() {
         return Err(bad(format!(
             "is the primary device of file system {fs_uuid}, not a secondary one"
         )));

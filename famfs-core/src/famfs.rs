@@ -16,7 +16,7 @@ use crate::fmap::Fmap;
 use crate::format::{
     last_index_for, log_off, FileEntry, LogEntry, LogHeader, MkdirEntry, Superblock,
     DEFAULT_LOG_LEN, FILE_FLAG_ALL_RW, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET,
-    SB_FLAG_SECONDARY, SUPERBLOCK_SIZE,
+    SUPERBLOCK_SIZE,
 };
 use crate::host::{self, Role};
 use crate::memerr::DeviceHealth;
@@ -241,7 +241,7 @@ impl Famfs {
     pub fn from_device(dev: DaxDevice) -> Result<Famfs> {
         let sb = read_superblock(&dev)?;
         sb.check_device_size(dev.size())?;
-        if sb.flags & SB_FLAG_SECONDARY != 0 {
+        if sb.is_secondary() {
             return Err(Error::BadDevice {
                 path: dev.path().to_path_buf(),
                 reason: format!(
@@ -506,7 +506,7 @@ impl Famfs {
             }
             // A secondary superblock of ours that the log never recorded is
             // what an interrupted devadd leaves: take it over.
-            let orphan = ours && old.flags & SB_FLAG_SECONDARY != 0;
+            let orphan = ours && old.is_secondary();
             if !force && !orphan {
                 return Err(bad(format!(
                     "already holds a famfs superblock (file system {}, device {}); \
