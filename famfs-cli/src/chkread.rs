@@ -82,7 +82,7 @@ fn compare(
         copied.map_err(|f| {
             CliError::Msg(format!(
                 "{}: memory error reading the mapping at file offset {:#x} ({})",
-                t_shown(a),
+                a.file.display(),
                 f.copied,
                 f.errno.desc()
             ))
@@ -107,13 +107,9 @@ fn compare(
         }
         Some(at) => Err(CliError::Msg(format!(
             "{}: read and mmap miscompare at offset {at:#x}",
-            t_shown(a)
+            a.file.display()
         ))),
     }
-}
-
-fn t_shown(a: &ChkreadArgs) -> std::path::Display<'_> {
-    a.file.display()
 }
 
 fn describe_superblock(b: &[u8]) -> String {

@@ -38,13 +38,7 @@ pub fn run(a: &LogplayArgs, con: &mut Console) -> CliResult {
         Some(dir) => Some(shadow::root(dir).map_err(CliError::Msg)?),
         None => None,
     };
-    if a.verbose > 0 || (a.dry_run && shadow_root.is_none()) {
-        list(&fs, a, con)?;
-    }
-    let mut shadow_errors = 0;
-    if let Some(root) = &shadow_root {
-        shadow_errors = play_to_shadow(&fs, root, a, con)?;
-    }
+    let shadow_errors = play(&fs, shadow_root.as_deref(), a, con)?;
     let replay = fs.replay();
     entries::print_log_usage(con, &header)?;
     entries::print_counts(con, replay)?;
@@ -70,8 +64,21 @@ pub fn run(a: &LogplayArgs, con: &mut Console) -> CliResult {
     Ok(())
 }
 
-fn list(fs: &Famfs, a: &LogplayArgs, con: &mut Console) -> CliResult {
+/// One pass over the log: with `-v` each entry and what replay did with
+/// it; with `-n` (and no shadow) what each would create; with a shadow
+/// root, each created directory and file written into the shadow tree.
+/// Returns the number of shadow errors (each already printed).
+fn play(
+    fs: &Famfs,
+    shadow_root: Option<&Path>,
+    a: &LogplayArgs,
+    con: &mut Console,
+) -> CliResult<usize> {
+    if a.verbose == 0 && !a.dry_run && shadow_root.is_none() {
+        return Ok(0);
+    }
     let replay = fs.replay();
+    let mut n = ShadowCounts::default();
     for index in 0..replay.applied() {
         let entry = match entries::read(fs, index) {
             Ok(e) => e,
@@ -94,41 +101,21 @@ fn list(fs: &Famfs, a: &LogplayArgs, con: &mut Console) -> CliResult {
             };
             outln!(con, "entry {index}: {}: {what}", entries::summary(&entry));
         }
-        if a.dry_run && outcome == Outcome::Created {
-            match &entry {
-                LogEntry::File(f) => {
-                    outln!(con, "would create file {} ({} bytes)", f.relpath, f.size)
-                }
-                LogEntry::Mkdir(d) => outln!(con, "would create directory {}", d.relpath),
-                _ => {}
-            }
+        if outcome != Outcome::Created {
+            continue;
         }
-    }
-    Ok(())
-}
-
-/// What a shadow play did, for its summary line.
-#[derive(Default)]
-struct ShadowCounts {
-    dirs_created: u64,
-    dirs_existed: u64,
-    files_created: u64,
-    files_existed: u64,
-    yaml_checked: u64,
-    errors: usize,
-}
-
-/// Writes every directory and file replay created into the shadow tree
-/// at `root`; returns the number of errors (each already printed).
-fn play_to_shadow(fs: &Famfs, root: &Path, a: &LogplayArgs, con: &mut Console) -> CliResult<usize> {
-    let mut n = ShadowCounts::default();
-    for index in 0..fs.replay().applied() {
-        let Ok(entry) = entries::read(fs, index) else {
+        let Some(root) = shadow_root else {
+            if a.dry_run {
+                match &entry {
+                    LogEntry::File(f) => {
+                        outln!(con, "would create file {} ({} bytes)", f.relpath, f.size)
+                    }
+                    LogEntry::Mkdir(d) => outln!(con, "would create directory {}", d.relpath),
+                    _ => {}
+                }
+            }
             continue;
         };
-        if entries::outcome(fs, index, &entry) != Outcome::Created {
-            continue;
-        }
         let result = match &entry {
             LogEntry::Mkdir(d) => {
                 if a.verbose > 0 {
@@ -153,18 +140,31 @@ fn play_to_shadow(fs: &Famfs, root: &Path, a: &LogplayArgs, con: &mut Console) -
             con.carry_on(CliError::Msg(e))?;
         }
     }
-    outln!(
-        con,
-        "shadow {}: directories created {}, existed {}; files created {}, existed {}; yaml checked {}; errors {}",
-        root.display(),
-        n.dirs_created,
-        n.dirs_existed,
-        n.files_created,
-        n.files_existed,
-        n.yaml_checked,
-        n.errors
-    );
+    if let Some(root) = shadow_root {
+        outln!(
+            con,
+            "shadow {}: directories created {}, existed {}; files created {}, existed {}; yaml checked {}; errors {}",
+            root.display(),
+            n.dirs_created,
+            n.dirs_existed,
+            n.files_created,
+            n.files_existed,
+            n.yaml_checked,
+            n.errors
+        );
+    }
     Ok(n.errors)
+}
+
+/// What a shadow play did, for its summary line.
+#[derive(Default)]
+struct ShadowCounts {
+    dirs_created: u64,
+    dirs_existed: u64,
+    files_created: u64,
+    files_existed: u64,
+    yaml_checked: u64,
+    errors: usize,
 }
 
 fn shadow_dir(
