@@ -17,10 +17,6 @@ pub enum Side {
     Kernel(i32),
 }
 
-fn check_off(off: i64) -> SysResult<u64> {
-    u64::try_from(off).map_err(|_| Errno::EINVAL)
-}
-
 fn result(r: isize) -> SysResult<usize> {
     if r < 0 {
         Err(Errno::last())
@@ -32,7 +28,7 @@ fn result(r: isize) -> SysResult<usize> {
 impl Side {
     fn read(&self, b: &mut [u8], off: Option<i64>) -> SysResult<usize> {
         match (self, off) {
-            (Side::Famfs(of), Some(o)) => of.pread(check_off(o)?, b),
+            (Side::Famfs(of), Some(o)) => of.pread(super::file_offset(o)?, b),
             (Side::Famfs(of), None) => of.read(b),
             // Called from within the shim, so these reach the kernel.
             (Side::Kernel(fd), Some(o)) => {
@@ -48,7 +44,7 @@ impl Side {
 
     fn write(&self, b: &[u8], off: Option<i64>) -> SysResult<usize> {
         match (self, off) {
-            (Side::Famfs(of), Some(o)) => of.pwrite(check_off(o)?, b),
+            (Side::Famfs(of), Some(o)) => of.pwrite(super::file_offset(o)?, b),
             (Side::Famfs(of), None) => of.write(b),
             (Side::Kernel(fd), Some(o)) => {
                 // SAFETY: `b` is a valid buffer of `b.len()` bytes.

@@ -47,6 +47,13 @@ use std::sync::Arc;
 /// The result of a call that fails with an errno.
 pub type SysResult<T> = std::result::Result<T, Errno>;
 
+/// A caller's file offset (`off_t`) as a famfs offset: EINVAL when
+/// negative, as pread(2), pwrite(2) and copy_file_range(2) say.
+#[inline]
+pub fn file_offset(off: i64) -> SysResult<u64> {
+    u64::try_from(off).map_err(|_| Errno::EINVAL)
+}
+
 /// A library result as the errno a front end returns: every conversion of
 /// a `famfs_core::Error` goes through `Error::errno`, the one errno map.
 #[inline]

@@ -5,7 +5,7 @@ use super::with_fd;
 use crate::interpose::interpose;
 use crate::shim::CPath;
 use crate::shim::{self, buf, buf_mut, Flow};
-use famfs_vfs::{OpenFile, SysResult};
+use famfs_vfs::{file_offset, OpenFile, SysResult};
 use libc::{c_int, c_uint, c_void, iovec, loff_t, off64_t, off_t, size_t, ssize_t};
 use nix::errno::Errno;
 
@@ -68,16 +68,12 @@ fn writev_with(
     Ok(total as ssize_t)
 }
 
-fn check_off(off: i64) -> SysResult<u64> {
-    u64::try_from(off).map_err(|_| Errno::EINVAL)
-}
-
 fn fd_read(of: &OpenFile, b: &mut [u8]) -> SysResult<ssize_t> {
     of.read(b).map(|n| n as ssize_t)
 }
 
 fn fd_pread(of: &OpenFile, b: &mut [u8], off: i64) -> SysResult<ssize_t> {
-    of.pread(check_off(off)?, b).map(|n| n as ssize_t)
+    of.pread(file_offset(off)?, b).map(|n| n as ssize_t)
 }
 
 fn fd_preadv(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
@@ -85,7 +81,7 @@ fn fd_preadv(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
         // preadv2 with offset -1 uses (and moves) the file offset.
         return readv_with(iov, |b, _| of.read(b));
     }
-    let off = check_off(off)?;
+    let off = file_offset(off)?;
     readv_with(iov, |b, at| of.pread(off + at, b))
 }
 
@@ -93,7 +89,7 @@ fn fd_pwritev(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
     if off == -1 {
         return writev_with(iov, |b, _| of.write(b));
     }
-    let off = check_off(off)?;
+    let off = file_offset(off)?;
     writev_with(iov, |b, at| of.pwrite(off + at, b))
 }
 
@@ -160,7 +156,7 @@ interpose! {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
-            fd_preadv(of, v, check_off(off)? as i64)
+            fd_preadv(of, v, file_offset(off)? as i64)
         }, || real(fd, iov, cnt, off))
     }
 }
@@ -190,7 +186,7 @@ interpose! {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `p` is valid for reads of `n` bytes, as pwrite(2) requires.
             let b = unsafe { buf(p, n) }?;
-            of.pwrite(check_off(off)?, b).map(|n| n as ssize_t)
+            of.pwrite(file_offset(off)?, b).map(|n| n as ssize_t)
         }, || real(fd, p, n, off))
     }
 }
@@ -210,7 +206,7 @@ interpose! {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as pwritev(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
-            fd_pwritev(of, v, check_off(off)? as i64)
+            fd_pwritev(of, v, file_offset(off)? as i64)
         }, || real(fd, iov, cnt, off))
     }
 }
