@@ -65,4 +65,22 @@ else
     echo "analytics_app answers differ" >&2
     exit 1
 fi
+
 run famfs umount "$mnt"
+
+# The kernel-visible mount: a static program (no libc to interpose) reads
+# the same file through FUSE. It needs /dev/fuse and root or fusermount3.
+# A device is mounted once per host, so this mount replaces the one above.
+fuse_mnt=$dir/fuse
+static_reader=$(command -v busybox || true)
+if [ ! -e /dev/fuse ]; then
+    printf '\nFUSE: /dev/fuse is missing (load the fuse module), so the kernel-visible mount is not shown\n'
+elif [ -z "$static_reader" ] || ! { ldd "$static_reader" 2>&1 || true; } | grep -q "not a dynamic executable"; then
+    printf '\nFUSE: no static busybox (apt-get install busybox-static), so the kernel-visible mount is not shown\n'
+elif ! famfs mount --fuse -v "$dir/region.img" "$fuse_mnt"; then
+    printf '\nFUSE: the mount failed (not root, and no fusermount3?), so the kernel-visible mount is not shown\n'
+else
+    run "$static_reader" sha256sum "$fuse_mnt/data/prices.f64" "$dir/prices.f64"
+    run famfs mounts
+    run famfs umount "$fuse_mnt"
+fi

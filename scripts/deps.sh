@@ -19,6 +19,12 @@ command -v node >/dev/null || need_apt+=(nodejs)      # Node.js (libuv's syscall
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
 command -v ndctl >/dev/null || need_apt+=(ndctl daxctl)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+# The FUSE mount's tests: fusermount3 (mounts by non-root users), a static
+# Go program, fio on io_uring, setpriv (another user's permissions).
+command -v fusermount3 >/dev/null || need_apt+=(fuse3)
+command -v go >/dev/null || need_apt+=(golang-go)
+command -v fio >/dev/null || need_apt+=(fio)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}"

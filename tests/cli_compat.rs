@@ -739,10 +739,7 @@ fn every_reference_option_does_what_the_table_says() {
     for opt in [
         "-r",
         "-m",
-        "-d",
-        "-f",
         "-F",
-        "-u",
         "-p",
         "-D",
         "-M",
@@ -751,10 +748,7 @@ fn every_reference_option_does_what_the_table_says() {
         "-b",
         "--read",
         "--mmap",
-        "--debug",
-        "--fuse",
         "--nofuse",
-        "--nouseraccess",
         "--nodefaultperm",
         "--dummy",
         "--set-daxmode",
@@ -763,8 +757,25 @@ fn every_reference_option_does_what_the_table_says() {
     ] {
         env.fail_code(&["mount", opt, r.dev_str(), &virtual_mountpoint()], 2);
     }
-    for opt in ["-t", "--timeout", "-c", "--cache", "-S", "--shadow"] {
+    for opt in ["-c", "--cache", "-S", "--shadow"] {
         env.fail_code(&["mount", opt, "1", r.dev_str(), &virtual_mountpoint()], 2);
+    }
+    // FUSE tuning (tests/fuse.rs mounts with them) is an error without
+    // --fuse (-f), not silently ignored.
+    for args in [
+        &["-d"][..],
+        &["--debug"],
+        &["-u"],
+        &["--nouseraccess"],
+        &["-t", "1"],
+        &["--timeout", "1"],
+    ] {
+        let mut v = vec!["mount"];
+        v.extend_from_slice(args);
+        let mnt = virtual_mountpoint();
+        v.extend_from_slice(&[r.dev_str(), &mnt]);
+        let err = env.fail(&v);
+        assert!(err.contains("--fuse"), "{v:?}: {err}");
     }
     assert_bytes_eq("the metadata", &r.meta(), &before, 0);
 }

@@ -41,9 +41,28 @@ print("missing", err(lambda: os.stat(mnt + "/.meta/nope")))
 fn meta_files_hold_the_superblock_and_log_and_refuse_changes() {
     let env = Env::new();
     let r = env.region("64m");
+    probe_meta(&env, &r, |cmd| cmd.env("LD_PRELOAD", preload_lib()));
+}
+
+#[test]
+fn meta_files_through_a_fuse_mount() {
+    let env = Env::new();
+    let m = env.fuse_region("64m");
+    probe_meta(&env, &m, |cmd| cmd.env_remove("LD_PRELOAD"));
+}
+
+/// Runs [`PROBE`] on `r` as `setup` makes the Python process (under the
+/// shim, or plain through a FUSE mount) and checks every line.
+fn probe_meta(
+    env: &Env,
+    r: &Region,
+    setup: impl FnOnce(&mut std::process::Command) -> &mut std::process::Command,
+) {
     env.ok(&["mkdir", &r.p("dir")]);
     env.ok(&["creat", "-s", "4096", "-S", "1", &r.p("f")]);
-    let out = run(env.shim("python3", &["-c", PROBE, &r.mnt]));
+    let mut cmd = env.shim("python3", &["-c", PROBE, &r.mnt]);
+    setup(&mut cmd);
+    let out = run(cmd);
     assert!(out.success(), "{}", out.describe());
 
     let sb = read_range(&r.dev, 0, 2 << 20);

@@ -12,7 +12,7 @@
 //!   --quick  fewer repetitions (a smoke run)
 //!   --keep   keep target/bench (the region) afterwards
 //!   --rows   only these rows, e.g. `4,7,10` (to repeat rows that look off
-//!            on a busy machine; rows 1-3, 4-5 and 7-8 run together)
+//!            on a busy machine; rows 1-3, 4-5, 7-8 and 12-16 run together)
 //!   --out    also write the table as markdown to FILE
 //!            (default target/bench-results.md)
 
@@ -74,6 +74,11 @@ fn at_most(ratio: f64, max: f64) -> (String, String, Verdict) {
     (format!("{ratio:.2}x"), format!("<= {max}x"), v)
 }
 
+/// A row for information: the ratio, no target.
+fn info(ratio: f64) -> (String, String, Verdict) {
+    (format!("{ratio:.2}x"), "info".into(), Verdict::Info)
+}
+
 struct Ctx {
     exe: PathBuf,
     famfs: PathBuf,
@@ -107,7 +112,7 @@ impl Ctx {
     fn wants(&self, rows: &[u32]) -> bool {
         self.only
             .as_ref()
-            .map_or(true, |o| rows.iter().any(|r| o.contains(r)))
+            .is_none_or(|o| rows.iter().any(|r| o.contains(r)))
     }
 
     /// Repetitions: `full` normally, `quick` with --quick.
@@ -342,6 +347,9 @@ fn main() {
     }
     if cx.wants(&[10]) {
         cp_row(&mut cx);
+    }
+    if cx.wants(&[12, 13, 14, 15, 16]) {
+        fuse_rows(&mut cx);
     }
     let _ = cx.famfs_cmd(&["umount", MNT]).output();
     let _ = cx.famfs_cmd(&["umount", LOG_MNT]).output();
@@ -957,4 +965,129 @@ fn markdown(cx: &Ctx, total: f64) -> String {
     }
     let _ = writeln!(s, "\n{}", summary(cx, total));
     s
+}
+
+/// Rows 12-16: the same files through a kernel FUSE mount of the region
+/// (`famfs mount --fuse`), read by workers without the shim, against the
+/// tmpfs copies (and the shim for random reads). Skipped, with a note,
+/// where FUSE cannot be mounted.
+fn fuse_rows(cx: &mut Ctx) {
+    let mnt = cx.dir.join("fuse");
+    let mnt_s = p(&mnt).to_owned();
+    let region = p(&cx.region).to_owned();
+    // A device is mounted once per host: the FUSE mount takes the place of
+    // the virtual one, and the shim serves its mount point in process.
+    cx.famfs_ok(&["umount", MNT]);
+    let mounted = cx
+        .famfs_cmd(&["mount", "--fuse", &region, &mnt_s])
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| {
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        });
+    match mounted {
+        Ok((true, _)) => {}
+        Ok((false, why)) => {
+            cx.notes.push(format!(
+                "rows 12-16 skipped: FUSE mount failed: {}",
+                why.trim()
+            ));
+            cx.famfs_ok(&["mount", &region, MNT]);
+            return;
+        }
+        Err(e) => {
+            cx.notes.push(format!("rows 12-16 skipped: {e}"));
+            cx.famfs_ok(&["mount", &region, MNT]);
+            return;
+        }
+    }
+    let reps = cx.reps(5, 2);
+    let rounds = cx.reps(3, 1);
+    let reps_s = reps.to_string();
+    let fuse_seq = p(&mnt.join("seq1g")).to_owned();
+    let tmpfs_seq = p(&cx.shm.join("seq1g")).to_owned();
+    log(&format!(
+        "rows 12-13: 1 GiB sequential through FUSE, {rounds} rounds of {reps} passes"
+    ));
+    let v = cx.rounds(
+        &[
+            (false, &["coldread", &fuse_seq, &reps_s]),
+            (false, &["coldread", &tmpfs_seq, &reps_s]),
+            (false, &["seqread", &fuse_seq, &reps_s]),
+            (false, &["seqread", &tmpfs_seq, &reps_s]),
+        ],
+        rounds,
+    );
+    cx.push(
+        "12",
+        &format!("FUSE first read of 1 GiB (open, read() 1 MiB to EOF, close) vs tmpfs ({rounds}x{reps} passes)"),
+        gibps(GIB, v[0]),
+        gibps(GIB, v[1]),
+        at_least(v[1] / v[0], 0.3),
+    );
+    cx.push(
+        "13",
+        &format!("FUSE read of 1 GiB again, page cache warm, vs tmpfs ({rounds}x{reps} passes)"),
+        gibps(GIB, v[2]),
+        gibps(GIB, v[3]),
+        at_least(v[3] / v[2], 0.9),
+    );
+    let ops = if cx.quick { 50_000 } else { 200_000 };
+    let (ops_s, rreps) = (ops.to_string(), cx.reps(5, 2).to_string());
+    log(&format!(
+        "row 14: random 4 KiB pread through FUSE, {rreps} x {ops} ops"
+    ));
+    let v = cx.rounds(
+        &[
+            (false, &["randread", &fuse_seq, &ops_s, &rreps]),
+            (false, &["randread", &tmpfs_seq, &ops_s, &rreps]),
+            (true, &["randread", &fuse_seq, &ops_s, &rreps]),
+        ],
+        rounds,
+    );
+    cx.push(
+        "14",
+        &format!("FUSE random 4 KiB pread latency (page cache warm) vs tmpfs ({rounds}x{rreps}x{ops} ops)"),
+        dur(v[0]),
+        format!("{} (shim: {})", dur(v[1]), dur(v[2])),
+        info(v[0] / v[1]),
+    );
+    let small = p(&mnt.join("c4096")).to_owned();
+    let tmpfs_small = p(&cx.shm.join("c4096")).to_owned();
+    let ops = if cx.quick { 20_000 } else { 100_000 };
+    let (ops_s, sreps) = (ops.to_string(), cx.reps(5, 2).to_string());
+    log(&format!(
+        "rows 15-16: stat and open+fstat+close through FUSE, {sreps} x {ops} ops"
+    ));
+    for (id, mode, name, target) in [
+        ("15", "stat", "FUSE stat of a file vs tmpfs", Some(3.0)),
+        ("16", "openstat", "FUSE open + fstat + close vs tmpfs", None),
+    ] {
+        let (a, b) = {
+            let v = cx.rounds(
+                &[
+                    (false, &[mode, &small, &ops_s, &sreps]),
+                    (false, &[mode, &tmpfs_small, &ops_s, &sreps]),
+                ],
+                rounds,
+            );
+            (v[0], v[1])
+        };
+        let rt = match target {
+            Some(t) => at_most(a / b, t),
+            None => info(a / b),
+        };
+        cx.push(
+            id,
+            &format!("{name} ({rounds}x{sreps}x{ops} ops)"),
+            dur(a),
+            dur(b),
+            rt,
+        );
+    }
+    cx.famfs_ok(&["umount", &mnt_s]);
+    cx.famfs_ok(&["mount", &region, MNT]);
 }

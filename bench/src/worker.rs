@@ -143,6 +143,25 @@ pub fn run(args: &[String]) -> ! {
             close(fd);
             report(&samples);
         }
+        // coldread PATH REPS: per sample, open, read() to EOF, close: each
+        // pass is a first read where opening drops the file's cached pages
+        // (FUSE without FOPEN_KEEP_CACHE); on tmpfs the same as seqread.
+        "coldread" => {
+            let path: String = arg(args, 1, "path");
+            let reps: usize = arg(args, 2, "reps");
+            let fd = open_ro(&path);
+            let size = file_size(fd, &path);
+            close(fd);
+            let pass = |buf: &mut [u8]| {
+                let fd = open_ro(&path);
+                let n = read_to_eof(fd, buf, &path);
+                close(fd);
+                n
+            };
+            assert_eq!(pass(&mut buf), size, "warm-up pass short");
+            let samples = sample(reps, 1, || assert_eq!(pass(&mut buf), size, "short pass"));
+            report(&samples);
+        }
         // memcpy REGION OFFSET LEN REPS: map LEN bytes of the region file at
         // OFFSET (the famfs file's own extent) and memcpy them in BUF pieces.
         "memcpy" => {

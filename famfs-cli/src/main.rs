@@ -18,6 +18,7 @@ mod debug;
 mod devadd;
 mod entries;
 mod fsck;
+mod fuse;
 mod logplay;
 mod maint;
 mod mkdir;
@@ -111,6 +112,9 @@ enum Command {
     Mkmeta(MkmetaArgs),
     /// Test aids for simulated regions.
     Debug(DebugArgs),
+    /// The FUSE daemon `famfs mount --fuse` starts (not for direct use).
+    #[command(hide = true)]
+    FuseDaemon(fuse::DaemonArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Write the manual pages (famfs.1 and one per subcommand) into a directory.
@@ -205,6 +209,7 @@ impl Command {
             Command::Chkread(_) => "chkread",
             Command::Mkmeta(_) => "mkmeta",
             Command::Debug(_) => "debug",
+            Command::FuseDaemon(_) => "fuse-daemon",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
         }
@@ -280,6 +285,23 @@ pub struct MountArgs {
     /// Say what was mounted
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Also mount it in the kernel through FUSE (a daemon serves it), so
+    /// programs without the shim see it too; MOUNTPOINT is created
+    #[arg(short = 'f', long)]
+    pub fuse: bool,
+    /// With --fuse: serve in this process instead of a daemon
+    #[arg(long)]
+    pub foreground: bool,
+    /// With --fuse: seconds the kernel keeps file attributes and names
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// With --fuse: one serving thread and debug logging in the daemon's log
+    #[arg(short = 'd', long)]
+    pub debug: bool,
+    /// With --fuse: only the user who mounts may use the mount (no
+    /// allow_other)
+    #[arg(short = 'u', long = "nouseraccess")]
+    pub no_user_access: bool,
     /// Devdax device or simulated region file
     pub device: PathBuf,
     /// Mount point (need not exist)
@@ -715,6 +737,7 @@ fn dispatch(command: &Command, con: &mut Console) -> console::CliResult {
         Command::Logplay(a) => logplay::run(a, con),
         Command::Fsck(a) => fsck::run(a, con),
         Command::Debug(a) => debug::run(a, con),
+        Command::FuseDaemon(a) => fuse::daemon(a),
     }
 }
 

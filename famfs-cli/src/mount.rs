@@ -13,6 +13,11 @@ use famfs_core::stripe::StripeParams;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn mount(a: &MountArgs, con: &mut Console) -> CliResult {
+    if !(a.fuse || a.foreground) && (a.timeout.is_some() || a.debug || a.no_user_access) {
+        return Err(CliError::Msg(
+            "-t, -d and -u choose how a FUSE mount is served: add --fuse".into(),
+        ));
+    }
     let device = target::canonical_device(&a.device)?;
     let mountpoint = target::absolute(&a.mountpoint)?;
     let fs =
@@ -83,6 +88,16 @@ pub fn mount(a: &MountArgs, con: &mut Console) -> CliResult {
             1 + entry.secondary_devices().count()
         )
     });
+    if a.fuse || a.foreground {
+        let done = crate::fuse::mount(entry, a)?;
+        if let Some(line) = said {
+            outln!(con, "{line}");
+        }
+        if a.verbose > 0 || a.foreground {
+            outln!(con, "{done}");
+        }
+        return Ok(());
+    }
     MountTable::update(|t| t.add(entry))?;
     if let Some(line) = said {
         outln!(con, "{line}");
@@ -109,7 +124,17 @@ fn secondary_path(fs: &Famfs, given: &std::path::Path) -> CliResult<std::path::P
 
 pub fn umount(a: &UmountArgs) -> CliResult {
     let mountpoint = target::absolute(&a.mountpoint)?;
-    MountTable::update(|t| t.remove(&mountpoint))?;
+    let table = MountTable::load()?;
+    let Some(entry) = table.get(&mountpoint) else {
+        return Err(CliError::Msg(format!(
+            "{}: not a famfs mount point",
+            mountpoint.display()
+        )));
+    };
+    if crate::fuse::daemon_pid(entry).is_some() {
+        crate::fuse::stop(entry);
+    }
+    MountTable::update(|t| t.remove(&mountpoint).map(|_| ()).or(Ok(())))?;
     Ok(())
 }
 
@@ -134,6 +159,18 @@ pub fn list(con: &mut Console) -> CliResult {
         );
         for d in m.secondary_devices() {
             outln!(con, "  device {}", d.display());
+        }
+        if let Some(pid) = crate::fuse::daemon_pid(&m) {
+            let state = if crate::fuse::daemon_alive(pid) {
+                "running"
+            } else {
+                "dead (famfs umount cleans up)"
+            };
+            outln!(
+                con,
+                "  fuse daemon {pid} {state}, log {}",
+                m.option(crate::fuse::LOG_OPTION).unwrap_or("-")
+            );
         }
     }
     Ok(())

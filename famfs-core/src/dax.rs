@@ -253,7 +253,7 @@ impl DaxDevice {
         if (at as u64) % a != 0 || offset % a != 0 || len % a != 0 || len == 0 {
             return Err(Errno::EINVAL);
         }
-        if offset.checked_add(len).map_or(true, |e| e > self.size) {
+        if offset.checked_add(len).is_none_or(|e| e > self.size) {
             return Err(Errno::ENXIO);
         }
         if prot & libc::PROT_WRITE != 0 && self.access != Access::ReadWrite {

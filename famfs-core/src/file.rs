@@ -99,10 +99,7 @@ impl FileData {
             .ok_or_else(|| {
                 Error::InvalidFmap(format!("device index {} is not open", p.devindex))
             })?;
-        if p.offset
-            .checked_add(p.len)
-            .map_or(true, |e| e > d.dev.size())
-        {
+        if p.offset.checked_add(p.len).is_none_or(|e| e > d.dev.size()) {
             return Err(Error::OutOfBounds {
                 offset: p.offset,
                 len: p.len,

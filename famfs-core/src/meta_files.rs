@@ -33,11 +33,17 @@ const FIRST_INO: Ino = u64::MAX - 3;
 impl MetaNode {
     /// The node at mount-relative path `rel`, if it is one of the three.
     pub fn at(rel: &str) -> Option<MetaNode> {
-        match rel {
-            ".meta" => Some(MetaNode::Dir),
-            ".meta/.superblock" => Some(MetaNode::Superblock),
-            ".meta/.log" => Some(MetaNode::Log),
-            _ => None,
+        [MetaNode::Dir, MetaNode::Superblock, MetaNode::Log]
+            .into_iter()
+            .find(|n| n.path() == rel)
+    }
+
+    /// Its path relative to the mount point (the inverse of [`MetaNode::at`]).
+    pub fn path(self) -> &'static str {
+        match self {
+            MetaNode::Dir => ".meta",
+            MetaNode::Superblock => ".meta/.superblock",
+            MetaNode::Log => ".meta/.log",
         }
     }
 

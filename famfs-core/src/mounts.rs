@@ -322,7 +322,7 @@ pub fn longest_mount<'a, T>(
             [b'/', ..] => mp.len() + 1,
             _ => continue,
         };
-        if best.map_or(true, |(_, _, len)| len < mp.len()) {
+        if best.is_none_or(|(_, _, len)| len < mp.len()) {
             best = Some((m, start, mp.len()));
         }
     }

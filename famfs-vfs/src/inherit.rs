@@ -151,6 +151,12 @@ impl Vfs {
             unsafe { libc::close(page.0) };
             let opath = opath?;
             for fd in fds {
+                if let Some(off) = twin_offset(&of, fd) {
+                    // A kernel (FUSE) open of the file: it stays, so a
+                    // child without the shim reads it, at our offset.
+                    seek_kernel(fd, off);
+                    continue;
+                }
                 // SAFETY: plain fcntl/dup3 on descriptors we own.
                 let cloexec = unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC != 0;
                 let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
@@ -212,6 +218,7 @@ impl Vfs {
             };
             match std::fs::read_link(e.path()) {
                 Ok(l) if l.to_string_lossy().starts_with(LINK_PREFIX) => fds.push(fd),
+                Ok(l) => self.adopt_twin(fd, &l),
                 _ => {}
             }
         }
@@ -241,6 +248,36 @@ impl Vfs {
                 },
             };
             self.fds.insert(fd, of);
+        }
+    }
+
+    /// Adopts `fd` if it is a kernel (FUSE) open of a file in one of our
+    /// mounts, at the kernel's offset (where the parent left it).
+    fn adopt_twin(&self, fd: i32, link: &std::path::Path) {
+        let Some((mount, rel)) = self.mount_of(link) else {
+            return;
+        };
+        if mount.entry.option(super::FUSE_OPTION).is_none() {
+            return;
+        }
+        let adopted = (|| {
+            let node = mount.node(rel)?;
+            if node.is_dir() {
+                return Err(Errno::EISDIR);
+            }
+            // SAFETY: fcntl(F_GETFL) on a descriptor this image holds.
+            let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+            let of = super::open_file(mount, node, flags)?;
+            let off = kernel_offset(fd).ok_or(Errno::EINVAL)?;
+            of.state().offset.store(off, Ordering::Release);
+            Ok(of)
+        })();
+        match adopted {
+            Ok(of) => self.fds.insert(fd, of),
+            // The kernel still serves it through FUSE: leave it be.
+            Err(e) => {
+                tracing::debug!(fd, errno = %e, "inherited FUSE descriptor left to the kernel")
+            }
         }
     }
 
@@ -274,10 +311,52 @@ impl Vfs {
         }
         // SAFETY: the page holds an OfdState at offset 0.
         let status = unsafe { (*page.state()).status.load(Ordering::Acquire) } as i32;
-        let of = self.open_file(mount, node, accmode | status)?;
+        let of = super::open_file(mount, node, accmode | status)?;
         // The page already holds the inherited offset: point at it as is.
         of.set_state_ptr(page.state());
         *of.durable.lock() = Some(page);
         Ok(of)
     }
+}
+
+/// The offset to give `fd` if it is a kernel (FUSE) open of `of`'s file
+/// rather than a placeholder: None for a placeholder or a directory.
+fn twin_offset(of: &OpenFile, fd: i32) -> Option<u64> {
+    if of.is_dir() || of.mount().entry.option(super::FUSE_OPTION).is_none() {
+        return None;
+    }
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    if !link.starts_with(&of.mount().mountpoint) {
+        return None;
+    }
+    Some(of.state().offset.load(Ordering::Acquire))
+}
+
+/// lseek(fd, off, SEEK_SET) in the kernel, past the shim's hooks.
+fn seek_kernel(fd: i32, off: u64) {
+    let a = [
+        libc::c_long::from(fd),
+        off as libc::c_long,
+        libc::c_long::from(libc::SEEK_SET),
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: lseek on a descriptor this process holds.
+    unsafe { famfs_core::syscall::raw(libc::SYS_lseek, a) };
+}
+
+/// The kernel's offset of `fd`, past the shim's hooks.
+fn kernel_offset(fd: i32) -> Option<u64> {
+    let a = [
+        libc::c_long::from(fd),
+        0,
+        libc::c_long::from(libc::SEEK_CUR),
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: lseek on a descriptor this process holds.
+    let r = unsafe { famfs_core::syscall::raw(libc::SYS_lseek, a) };
+    u64::try_from(r).ok()
 }

@@ -54,6 +54,105 @@ pub fn file_offset(off: i64) -> SysResult<u64> {
     u64::try_from(off).map_err(|_| Errno::EINVAL)
 }
 
+/// The rules of open(2) for `flags` on `node`, in the kernel's order: the
+/// flags against what the node is, then permission for `cred` (None: root,
+/// or a front end whose kernel checked permission already, as FUSE's
+/// `default_permissions` does), then O_TRUNC, which may only empty an
+/// already empty file (famfs sizes never change).
+pub fn check_open(
+    node: &NodeInfo,
+    flags: i32,
+    dir_required: bool,
+    cred: Option<&stat::Cred>,
+) -> SysResult<()> {
+    let acc = flags & libc::O_ACCMODE;
+    let is_dir = node.is_dir();
+    let want = if flags & libc::O_PATH != 0 {
+        0
+    } else {
+        match acc {
+            libc::O_WRONLY => libc::W_OK,
+            libc::O_RDWR => libc::R_OK | libc::W_OK,
+            _ => libc::R_OK,
+        }
+    };
+    if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+        return Err(Errno::EEXIST);
+    }
+    if !is_dir && (dir_required || flags & libc::O_DIRECTORY != 0) {
+        return Err(Errno::ENOTDIR);
+    }
+    if want == 0 {
+        return Ok(());
+    }
+    if is_dir && (acc != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0) {
+        return Err(Errno::EISDIR);
+    }
+    if want & libc::W_OK != 0 && node.is_read_only() {
+        return Err(Errno::EROFS);
+    }
+    match cred {
+        Some(c) => stat::permits(&node.meta, is_dir, c, want)?,
+        None => stat::root_permits(&node.meta, is_dir, want)?,
+    }
+    if flags & libc::O_TRUNC != 0 {
+        if let InfoKind::File { size, .. } = node.kind {
+            if size > 0 {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The open file for `node` of `mount`, with no descriptor and no checks
+/// (see [`check_open`]): its bytes on devices mapped for writing when
+/// `flags` ask to write.
+pub fn open_file(mount: &Arc<Mount>, node: &KnownNode, flags: i32) -> SysResult<Arc<OpenFile>> {
+    let writable = flags & libc::O_PATH == 0 && flags & libc::O_ACCMODE != libc::O_RDONLY;
+    let data = mount.bytes_of(node, writable)?;
+    Ok(recycle::open_file(mount, node, data, flags))
+}
+
+/// Mount table option naming the FUSE daemon that serves a mount in the
+/// kernel too (`famfs mount --fuse`).
+pub const FUSE_OPTION: &str = "fuse";
+
+/// When `mount` is also a FUSE mount, the same file opened through the
+/// kernel, as the descriptor the program gets: calls that escape the shim
+/// (glibc's own reads of a `FILE`, a child exec'd without the shim, a raw
+/// system call) then reach the same bytes through FUSE instead of failing
+/// on a placeholder. The shim still serves every call it sees from memory.
+/// None (use a placeholder) when there is no FUSE mount or it cannot open
+/// the file (a dead daemon: ENOTCONN).
+fn kernel_twin(mount: &Mount, rel: &str, flags: i32) -> Option<i32> {
+    mount.entry.option(FUSE_OPTION)?;
+    let path = if rel.is_empty() {
+        mount.mountpoint.clone()
+    } else {
+        format!("{}/{rel}", mount.mountpoint)
+    };
+    let c = std::ffi::CString::new(path).ok()?;
+    // Never create or truncate through the twin: the shim decided already.
+    let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
+    let a = [
+        libc::c_long::from(libc::AT_FDCWD),
+        c.as_ptr() as libc::c_long,
+        libc::c_long::from(flags),
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: openat with a valid C string, past the shim's hooks.
+    let fd = unsafe { famfs_core::syscall::raw(libc::SYS_openat, a) };
+    if fd < 0 {
+        tracing::debug!(mount = %mount.mountpoint, rel, errno = %Errno::last(),
+            "FUSE twin open failed; using a placeholder");
+        return None;
+    }
+    Some(fd as i32)
+}
+
 /// A library result as the errno a front end returns: every conversion of
 /// a `famfs_core::Error` goes through `Error::errno`, the one errno map.
 #[inline]
@@ -250,18 +349,6 @@ impl Vfs {
         fd >= 0 && self.template.load(Ordering::Acquire) == fd
     }
 
-    /// Builds the open file for `node` of `mount` (no permission checks).
-    fn open_file(
-        &self,
-        mount: &Arc<Mount>,
-        node: &KnownNode,
-        flags: i32,
-    ) -> SysResult<Arc<OpenFile>> {
-        let writable = flags & libc::O_PATH == 0 && flags & libc::O_ACCMODE != libc::O_RDONLY;
-        let data = mount.bytes_of(node, writable)?;
-        Ok(recycle::open_file(mount, node, data, flags))
-    }
-
     /// `open` of a famfs path: returns the new descriptor.
     pub fn open(&self, fp: &FamfsPath, flags: i32) -> SysResult<i32> {
         let node = match self.find(fp, false) {
@@ -290,57 +377,21 @@ impl Vfs {
         flags: i32,
         dir_required: bool,
     ) -> SysResult<i32> {
-        let acc = flags & libc::O_ACCMODE;
-        let is_dir = node.is_dir();
-        let want = if flags & libc::O_PATH != 0 {
-            0
-        } else {
-            match acc {
-                libc::O_WRONLY => libc::W_OK,
-                libc::O_RDWR => libc::R_OK | libc::W_OK,
-                _ => libc::R_OK,
-            }
-        };
-        // The flags against what the node is, then permission on the node
-        // (None: root).
-        let decide = |c: Option<&stat::Cred>| {
-            if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
-                return Err(Errno::EEXIST);
-            }
-            if !is_dir && (dir_required || flags & libc::O_DIRECTORY != 0) {
-                return Err(Errno::ENOTDIR);
-            }
-            if want == 0 {
-                return Ok(());
-            }
-            if is_dir && (acc != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0) {
-                return Err(Errno::EISDIR);
-            }
-            if want & libc::W_OK != 0 && node.info.is_read_only() {
-                return Err(Errno::EROFS);
-            }
-            match c {
-                Some(c) => stat::permits(&node.info.meta, is_dir, c, want),
-                None => stat::root_permits(&node.info.meta, is_dir, want),
-            }
-        };
         if self.creds.effective_is_root() {
-            decide(None)?;
+            check_open(&node.info, flags, dir_required, None)?;
         } else {
-            self.creds.with(false, |c| decide(Some(c)))?;
+            self.creds.with(false, |c| {
+                check_open(&node.info, flags, dir_required, Some(c))
+            })?;
         }
-        if want != 0 && flags & libc::O_TRUNC != 0 {
-            if let InfoKind::File { size, .. } = node.info.kind {
-                if size > 0 {
-                    return Err(Errno::EPERM);
-                }
-            }
-        }
-        let of = self.open_file(mount, node, flags)?;
+        let of = open_file(mount, node, flags)?;
         if of.file().is_some() {
             famfs_core::memerr::install().map_err(|_| Errno::EIO)?;
         }
-        let fd = self.placeholder(flags & libc::O_CLOEXEC != 0)?;
+        let fd = match kernel_twin(mount, &node.rel, flags) {
+            Some(fd) => fd,
+            None => self.placeholder(flags & libc::O_CLOEXEC != 0)?,
+        };
         tracing::debug!(path = %of.abs_path(), fd, flags, "famfs open");
         self.fds.insert(fd, of);
         Ok(fd)

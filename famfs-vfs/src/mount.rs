@@ -374,6 +374,20 @@ impl Mount {
         })
     }
 
+    /// The path of node `ino` relative to the mount point, for front ends
+    /// that name nodes by inode number (FUSE); ENOENT for a number the log
+    /// has not assigned (yet).
+    pub fn rel_of(&self, ino: Ino) -> SysResult<String> {
+        if let Some(m) = MetaNode::from_ino(ino) {
+            return Ok(m.path().to_string());
+        }
+        self.with_fs(|fs| {
+            let ns = fs.replay().namespace();
+            ns.get(ino).ok_or(Errno::ENOENT)?;
+            Ok(ns.path_of(ino))
+        })
+    }
+
     /// Subdirectories of directory `ino` (its st_nlink is 2 + this). Only
     /// stat asks: counting is linear in the directory's entries.
     pub fn subdirs(&self, ino: Ino) -> u64 {

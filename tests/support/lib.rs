@@ -567,6 +567,77 @@ pub fn truncate(path: &Path, len: u64) {
         .unwrap();
 }
 
+impl Env {
+    /// Mounts `dev` through FUSE (`famfs mount --fuse`) at a new directory
+    /// in this host's directory; unmounted again when dropped.
+    #[track_caller]
+    pub fn fuse_mount(&self, dev: &Path) -> FuseMount<'_> {
+        let mnt = self.dir().join(format!("fuse-{}", Uuid::new_v4().simple()));
+        let mnt = mnt.to_string_lossy().into_owned();
+        self.ok(&["mount", "--fuse", dev.to_str().unwrap(), &mnt]);
+        FuseMount {
+            env: self,
+            region: Region {
+                dev: dev.to_path_buf(),
+                mnt,
+            },
+        }
+    }
+
+    /// A new simulated region of `size`, formatted and mounted through FUSE.
+    #[track_caller]
+    pub fn fuse_region(&self, size: &str) -> FuseMount<'_> {
+        let dev = self.mkfs_region(size);
+        self.fuse_mount(&dev)
+    }
+}
+
+/// A FUSE mount of a region by one host (see [`Env::fuse_mount`]): the
+/// mount point is a real directory the kernel serves through the daemon.
+pub struct FuseMount<'e> {
+    env: &'e Env,
+    /// The region and its mount point.
+    pub region: Region,
+}
+
+impl FuseMount<'_> {
+    /// The daemon's pid, from the mount table.
+    pub fn daemon_pid(&self) -> i32 {
+        let table = fs::read_to_string(self.env.mounts_file()).expect("mount table");
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{}\t", self.region.mnt)))
+            .expect("the mount's line");
+        line.split(['\t', ','])
+            .find_map(|f| f.strip_prefix("fuse="))
+            .and_then(|p| p.parse().ok())
+            .expect("a fuse=PID option")
+    }
+}
+
+impl std::ops::Deref for FuseMount<'_> {
+    type Target = Region;
+    fn deref(&self) -> &Region {
+        &self.region
+    }
+}
+
+impl Drop for FuseMount<'_> {
+    fn drop(&mut self) {
+        let table = fs::read_to_string(self.env.mounts_file()).unwrap_or_default();
+        if !table
+            .lines()
+            .any(|l| l.starts_with(&format!("{}\t", self.region.mnt)))
+        {
+            return; // the test unmounted it
+        }
+        let out = self.env.famfs(&["umount", &self.region.mnt]);
+        if !out.success() && !std::thread::panicking() {
+            panic!("famfs umount failed: {}", out.describe());
+        }
+    }
+}
+
 /// A mounted file system: its device and (virtual) mount point.
 #[derive(Debug, Clone)]
 pub struct Region {
