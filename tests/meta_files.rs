@@ -147,6 +147,18 @@ fn chkread_compares_read_and_mmap_and_mkmeta_names_the_files() {
     let err = env.fail(&["chkread", &r.p("nope")]);
     assert!(err.contains("No such file or directory"), "{err}");
 
+    // famfs cat reads them from the device, as every program does.
+    assert_eq!(
+        env.ok_bytes(&["cat", &r.p(".meta/.superblock")]),
+        read_range(&r.dev, 0, 2 << 20)
+    );
+    assert_eq!(
+        env.ok_bytes(&["cat", &r.p(".meta/.log")]),
+        read_range(&r.dev, 2 << 20, 8 << 20)
+    );
+    let err = env.fail(&["cat", &r.p(".meta")]);
+    assert!(err.contains("is a directory"), "{err}");
+
     let out = env.ok(&["mkmeta", r.dev_str()]);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),

@@ -215,11 +215,17 @@ pub fn cat(a: &CatArgs, con: &mut Console) -> CliResult {
     let mut buf = vec![0u8; IO_CHUNK];
     console::each(con, &a.paths, |con, p| {
         let (t, fs) = open_node(&table, p)?;
-        let n = node(&t, &fs)?;
-        if n.is_dir() {
-            return Err(t.err(Error::IsADirectory(t.rel.clone())));
+        let io = match famfs_core::meta_files::MetaNode::at(&t.rel) {
+            Some(m) => fs.meta_file_io(m),
+            None => {
+                let n = node(&t, &fs)?;
+                if n.is_dir() {
+                    return Err(t.err(Error::IsADirectory(t.rel.clone())));
+                }
+                fs.file_io(n.ino)
+            }
         }
-        let io = fs.file_io(n.ino).map_err(|e| t.err(e))?;
+        .map_err(|e| t.err(e))?;
         let mut off = 0u64;
         while off < io.size() {
             let got = io.read(off, &mut buf)?;

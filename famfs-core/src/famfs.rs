@@ -376,6 +376,14 @@ impl Famfs {
         self.file_data(f.fmap.clone(), f.size)
     }
 
+    /// The bytes of `.meta/.superblock` or `.meta/.log` (EISDIR for `.meta`).
+    pub fn meta_file_io(&self, node: crate::meta_files::MetaNode) -> Result<FileData> {
+        let fmap = node
+            .fmap(self.superblock())
+            .ok_or_else(|| Error::IsADirectory(node.path().to_string()))?;
+        self.file_data(fmap, node.size(self.superblock()))
+    }
+
     /// The bytes of a file of `size` bytes at `fmap`, its devices opened.
     fn file_data(&self, fmap: Fmap, size: u64) -> Result<FileData> {
         self.acquire_devices(&fmap)?;
