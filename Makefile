@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: all deps build release install demo bench test vm-test stress fuzz fuzz-smoke lint fmt clean
+.PHONY: all deps build release install demo bench bench-smoke test vm-test stress fuzz fuzz-smoke lint fmt clean
 
 all: build
 
@@ -45,6 +45,12 @@ demo: release
 bench: release
 	target/release/famfs-bench $(BENCH_ARGS)
 
+# The bench harness once, quickly, on the debug build, so it cannot rot
+# (make test runs it; it asserts no time, only that every row runs).
+bench-smoke:
+	$(CARGO) build --workspace
+	target/debug/famfs-bench --quick --out target/bench-smoke.md
+
 # Everything CI runs.
 test:
 	$(CARGO) fmt --all -- --check
@@ -52,6 +58,7 @@ test:
 	$(CARGO) build --workspace
 	$(CARGO) test --workspace
 	$(MAKE) fuzz-smoke
+	$(MAKE) bench-smoke
 	$(MAKE) vm-test
 
 # The real-devdax checks: QEMU guests with NVDIMMs as /dev/dax devices

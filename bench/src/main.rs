@@ -8,11 +8,13 @@
 //! as a plain memcpy from a mapping. Every number is the median of repeated
 //! samples; nothing here asserts a time. See docs/performance.md.
 //!
-//! Usage: `famfs-bench [--quick] [--keep] [--rows LIST] [--out FILE]`
+//! Usage: `famfs-bench [--quick] [--keep] [--rows LIST] [--threads N] [--out FILE]`
 //!   --quick  fewer repetitions (a smoke run)
 //!   --keep   keep target/bench (the region) afterwards
 //!   --rows   only these rows, e.g. `4,7,10` (to repeat rows that look off
 //!            on a busy machine; rows 1-3, 4-5, 7-8 and 12-16 run together)
+//!   --threads  the most reader threads of row 17 (default: the CPUs;
+//!            rows for 1, 2 and N threads)
 //!   --out    also write the table as markdown to FILE
 //!            (default target/bench-results.md)
 
@@ -89,6 +91,8 @@ struct Ctx {
     quick: bool,
     /// Row numbers to run (None: all).
     only: Option<Vec<u32>>,
+    /// The most threads row 17 runs (`--threads`, default: the CPUs).
+    threads: usize,
     rows: Vec<Row>,
     notes: Vec<String>,
 }
@@ -255,12 +259,20 @@ fn main() {
     let mut keep = false;
     let mut out: Option<PathBuf> = None;
     let mut only: Option<Vec<u32>> = None;
+    let mut threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
             "--keep" => keep = true,
             "--out" => out = it.next().map(PathBuf::from),
+            "--threads" => match it.next().and_then(|v| v.parse::<usize>().ok()) {
+                Some(n) if n >= 1 => threads = n,
+                _ => {
+                    eprintln!("famfs-bench: --threads takes a thread count (>= 1)");
+                    std::process::exit(2);
+                }
+            },
             "--rows" => {
                 let list = it.next().map(String::as_str).unwrap_or("");
                 match list
@@ -276,7 +288,9 @@ fn main() {
                 }
             }
             "-h" | "--help" => {
-                println!("usage: famfs-bench [--quick] [--keep] [--rows LIST] [--out FILE]");
+                println!(
+                    "usage: famfs-bench [--quick] [--keep] [--rows LIST] [--threads N] [--out FILE]"
+                );
                 return;
             }
             other => {
@@ -322,6 +336,7 @@ fn main() {
         shm,
         quick,
         only,
+        threads,
         rows: Vec::new(),
         notes: Vec::new(),
     };
@@ -347,6 +362,12 @@ fn main() {
     }
     if cx.wants(&[10]) {
         cp_row(&mut cx);
+    }
+    if cx.wants(&[17]) {
+        thread_rows(&mut cx);
+    }
+    if cx.wants(&[3]) {
+        random_on_tmpfs_row(&mut cx);
     }
     if cx.wants(&[12, 13, 14, 15, 16]) {
         fuse_rows(&mut cx);
@@ -449,21 +470,143 @@ fn seq_rows(cx: &mut Ctx) {
         format!("{} ({:.2}x memcpy)", gibps(GIB, t_tmpfs), t_mem / t_tmpfs),
         at_least(t_tmpfs / t_shim, 1.3),
     );
+    random_row(
+        cx,
+        "3",
+        &famfs_path,
+        p(&cx.region).to_owned(),
+        off,
+        Some(&tmpfs_path),
+        rounds,
+    );
+}
+
+/// Row 3 (and 3m): random 4 KiB pread of the 1 GiB famfs file under the
+/// shim against the raw limit, a memcpy of the same 4 KiB blocks from a
+/// mapping of the region file at the file's own extent; with `tmpfs`, the
+/// same preads on the tmpfs copy for information.
+fn random_row(
+    cx: &mut Ctx,
+    id: &str,
+    famfs_path: &str,
+    region: String,
+    off: u64,
+    tmpfs: Option<&str>,
+    rounds: usize,
+) {
     let ops = if cx.quick { 50_000 } else { 200_000 };
     let reps = cx.reps(7, 3);
-    log(&format!("row 3: random 4 KiB pread, {reps} x {ops} ops"));
-    let a = ["randread", &famfs_path, &ops.to_string(), &reps.to_string()];
-    let b = ["randread", &tmpfs_path, &ops.to_string(), &reps.to_string()];
-    let (l_shim, l_tmpfs) = cx.pair(&a, &b, rounds);
-    cx.push(
-        "3",
-        &format!(
-            "random 4 KiB pread latency, 1 GiB file, shim vs tmpfs ({rounds}x{reps}x{ops} ops)"
-        ),
-        dur(l_shim),
-        dur(l_tmpfs),
-        at_most(l_shim / l_tmpfs, 0.5),
+    log(&format!("row {id}: random 4 KiB pread, {reps} x {ops} ops"));
+    let (ops_s, reps_s, off_s, len_s) = (
+        ops.to_string(),
+        reps.to_string(),
+        off.to_string(),
+        GIB.to_string(),
     );
+    let mut sides: Vec<(bool, Vec<&str>)> = vec![
+        (true, vec!["randread", famfs_path, &ops_s, &reps_s]),
+        (
+            false,
+            vec!["randmemcpy", &region, &off_s, &len_s, &ops_s, &reps_s],
+        ),
+    ];
+    if let Some(t) = tmpfs {
+        sides.push((false, vec!["randread", t, &ops_s, &reps_s]));
+    }
+    let sides: Vec<(bool, &[&str])> = sides.iter().map(|(s, a)| (*s, a.as_slice())).collect();
+    let v = cx.rounds(&sides, rounds);
+    let what = if tmpfs.is_some() {
+        "region on the disk-backed file system"
+    } else {
+        "region on tmpfs"
+    };
+    cx.push(
+        id,
+        &format!(
+            "random 4 KiB pread latency, 1 GiB file, shim vs memcpy of the same blocks from a mapping, {what} ({rounds}x{reps}x{ops} ops)"
+        ),
+        dur(v[0]),
+        dur(v[1]),
+        at_most(v[0] / v[1], 1.2),
+    );
+    if tmpfs.is_some() {
+        cx.push(
+            &format!("{id}t"),
+            &format!("the same shim preads vs tmpfs pread ({rounds}x{reps}x{ops} ops)"),
+            dur(v[0]),
+            dur(v[2]),
+            info(v[0] / v[2]),
+        );
+    }
+}
+
+/// Row 3m: row 3 with the region itself on tmpfs (/dev/shm), so neither
+/// side pays for the disk-backed file system's page cache.
+fn random_on_tmpfs_row(cx: &mut Ctx) {
+    let region = cx.shm.join("region3m.img");
+    let region_s = p(&region).to_owned();
+    let mnt = "/famfs-bench-3m";
+    cx.famfs_ok(&["mkfs", "--size", "1100m", &region_s]);
+    cx.famfs_ok(&["mount", &region_s, mnt]);
+    let file = format!("{mnt}/seq1g");
+    cx.famfs_ok(&["creat", "-m", "0644", "-S", "3", "-s", "1g", &file]);
+    let (off, _, _) = cx.extent(&file);
+    let rounds = cx.reps(3, 1);
+    random_row(cx, "3m", &file, region_s, off, None, rounds);
+    let _ = cx.famfs_cmd(&["umount", mnt]).output();
+    let _ = fs::remove_file(&region);
+}
+
+/// Row 17: reader threads on the 1 GiB file under the shim, 1 to
+/// `--threads`, random 4 KiB and sequential 1 MiB preads, on one shared
+/// descriptor and on one descriptor per thread: the throughput of N
+/// threads against N times that of one.
+fn thread_rows(cx: &mut Ctx) {
+    let path = format!("{MNT}/seq1g");
+    let mut counts = vec![2, cx.threads];
+    counts.retain(|&n| n > 1 && n <= cx.threads);
+    counts.dedup();
+    if counts.is_empty() {
+        cx.notes.push("row 17 skipped: --threads 1".into());
+        return;
+    }
+    let secs = if cx.quick { "0.1" } else { "0.3" };
+    let reps = cx.reps(5, 2).to_string();
+    let rounds = cx.reps(3, 1);
+    log(&format!(
+        "row 17: reader threads 1..{} ({rounds} rounds of {reps} x {secs} s)",
+        cx.threads
+    ));
+    let mut sub = 0;
+    for (kind, what) in [
+        ("rand", "random 4 KiB pread"),
+        ("seq", "sequential 1 MiB pread"),
+    ] {
+        for (shared, how) in [("1", "one shared fd"), ("0", "an fd per thread")] {
+            for &n in &counts {
+                let n_s = n.to_string();
+                let one: [&str; 7] = ["threads", kind, &path, "1", shared, secs, &reps];
+                let many: [&str; 7] = ["threads", kind, &path, &n_s, shared, secs, &reps];
+                let v = cx.rounds(&[(true, &one), (true, &many)], rounds);
+                let (t1, tn) = (v[0], v[1]);
+                let unit = |t: f64| {
+                    if kind == "rand" {
+                        format!("{:.2} M ops/s", 1e-6 / t)
+                    } else {
+                        gibps(MIB, t)
+                    }
+                };
+                sub += 1;
+                cx.push(
+                    &format!("17.{sub}"),
+                    &format!("{what}, {how}: {n} threads vs 1 ({rounds}x{reps}x{secs} s)"),
+                    unit(tn),
+                    unit(t1),
+                    at_least(t1 / tn, 0.9 * n as f64),
+                );
+            }
+        }
+    }
 }
 
 /// Rows 4-5: open + fstat + close and stat of a 4 KiB file.
@@ -975,6 +1118,13 @@ fn fuse_rows(cx: &mut Ctx) {
     let mnt = cx.dir.join("fuse");
     let mnt_s = p(&mnt).to_owned();
     let region = p(&cx.region).to_owned();
+    // The tmpfs copies (rows 10-11 may have removed them).
+    for name in ["seq1g", "c4096"] {
+        let copy = cx.shm.join(name);
+        if !copy.exists() {
+            cx.cat_to(&format!("{MNT}/{name}"), &copy);
+        }
+    }
     // A device is mounted once per host: the FUSE mount takes the place of
     // the virtual one, and the shim serves its mount point in process.
     cx.famfs_ok(&["umount", MNT]);

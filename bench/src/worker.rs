@@ -91,6 +91,16 @@ fn pread_all(fd: i32, buf: &mut [u8], size: u64, path: &str) -> u64 {
     off
 }
 
+/// `ops` 4 KiB-aligned offsets of 4 KiB blocks in a file of `size`
+/// bytes, from a fixed seed: the same offsets in every run and mode.
+fn random_blocks(size: u64, ops: usize) -> Vec<u64> {
+    let blocks = size / BLOCK as u64;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    (0..ops)
+        .map(|_| rng.gen_range(0..blocks) * BLOCK as u64)
+        .collect()
+}
+
 fn report(samples: &[f64]) {
     let list: Vec<String> = samples.iter().map(|s| format!("{s:.9}")).collect();
     println!("{:.9} {}", median(samples), list.join(" "));
@@ -162,6 +172,137 @@ pub fn run(args: &[String]) -> ! {
             let samples = sample(reps, 1, || assert_eq!(pass(&mut buf), size, "short pass"));
             report(&samples);
         }
+        // randmemcpy REGION OFFSET LEN OPS REPS: the raw limit of row 3:
+        // map LEN bytes of the region file at OFFSET (the file's own
+        // extent), touch every page, then memcpy the same random 4 KiB
+        // blocks randread reads (same seed, same offsets).
+        "randmemcpy" => {
+            let path: String = arg(args, 1, "region");
+            let off: u64 = arg(args, 2, "offset");
+            let len: usize = arg(args, 3, "len");
+            let ops: usize = arg(args, 4, "ops");
+            let reps: usize = arg(args, 5, "reps");
+            let fd = open_ro(&path);
+            // SAFETY: a fresh read-only shared mapping of an open file.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd,
+                    off as i64,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                die("mmap", &path);
+            }
+            let src = p as *const u8;
+            let mut o = 0;
+            while o < len {
+                let n = BUF.min(len - o);
+                // SAFETY: src..src+len is mapped; buf holds BUF bytes.
+                unsafe { std::ptr::copy_nonoverlapping(src.add(o), buf.as_mut_ptr(), n) };
+                o += n;
+            }
+            let offs = random_blocks(len as u64, ops);
+            let samples = sample(reps, ops, || {
+                for &o in &offs {
+                    // SAFETY: o + BLOCK <= len, inside the mapping.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(src.add(o as usize), buf.as_mut_ptr(), BLOCK)
+                    };
+                    std::hint::black_box(&mut buf);
+                }
+            });
+            // SAFETY: unmapping what was mapped above.
+            unsafe { libc::munmap(p, len) };
+            close(fd);
+            report(&samples);
+        }
+        // threads KIND PATH N SHARED SECS REPS: N threads reading PATH for
+        // SECS seconds per sample, KIND `rand` (4 KiB pread at random
+        // offsets) or `seq` (1 MiB pread passes, each thread from its own
+        // starting point), on one shared descriptor (SHARED = 1) or one
+        // per thread; prints seconds per operation over all threads.
+        "threads" => {
+            let kind: String = arg(args, 1, "kind");
+            let path: String = arg(args, 2, "path");
+            let n: usize = arg(args, 3, "threads");
+            let shared: u32 = arg(args, 4, "shared");
+            let secs: f64 = arg(args, 5, "seconds");
+            let reps: usize = arg(args, 6, "reps");
+            let shared_fd = (shared == 1).then(|| open_ro(&path));
+            let size = {
+                let fd = open_ro(&path);
+                let s = file_size(fd, &path);
+                close(fd);
+                s
+            };
+            let (len, step) = if kind == "rand" {
+                (BLOCK, 0)
+            } else {
+                (BUF, BUF as u64)
+            };
+            let mut samples = Vec::new();
+            for rep in 0..=reps {
+                let deadline = Instant::now() + std::time::Duration::from_secs_f64(secs);
+                let t = Instant::now();
+                let total: u64 = std::thread::scope(|s| {
+                    let handles: Vec<_> = (0..n)
+                        .map(|i| {
+                            let path = &path;
+                            s.spawn(move || {
+                                let fd = shared_fd.unwrap_or_else(|| open_ro(path));
+                                let mut buf = vec![1u8; len];
+                                let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed + i as u64);
+                                // Each thread starts its passes at its own
+                                // share of the file.
+                                let mut pos = size / n as u64 * i as u64 / BUF as u64 * BUF as u64;
+                                let mut done = 0u64;
+                                while Instant::now() < deadline {
+                                    for _ in 0..64 {
+                                        let at = if step == 0 {
+                                            rng.gen_range(0..size / BLOCK as u64) * BLOCK as u64
+                                        } else {
+                                            if pos + step > size {
+                                                pos = 0;
+                                            }
+                                            pos += step;
+                                            pos - step
+                                        };
+                                        // SAFETY: buf holds len bytes.
+                                        let got = unsafe {
+                                            libc::pread(fd, buf.as_mut_ptr().cast(), len, at as i64)
+                                        };
+                                        if got < 0 {
+                                            die("pread", path);
+                                        }
+                                        done += 1;
+                                    }
+                                }
+                                if shared_fd.is_none() {
+                                    close(fd);
+                                }
+                                done
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("reader thread"))
+                        .sum()
+                });
+                // The first sample warms up.
+                if rep > 0 {
+                    samples.push(t.elapsed().as_secs_f64() / total as f64);
+                }
+            }
+            if let Some(fd) = shared_fd {
+                close(fd);
+            }
+            report(&samples);
+        }
         // memcpy REGION OFFSET LEN REPS: map LEN bytes of the region file at
         // OFFSET (the famfs file's own extent) and memcpy them in BUF pieces.
         "memcpy" => {
@@ -214,16 +355,11 @@ pub fn run(args: &[String]) -> ! {
             let fd = open_ro(&path);
             let size = file_size(fd, &path);
             pread_all(fd, &mut buf, size, &path);
-            let blocks = size / BLOCK as u64;
-            // Fixed seed: the same offsets in every run.
-            let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-            let offs: Vec<i64> = (0..ops)
-                .map(|_| (rng.gen_range(0..blocks) * BLOCK as u64) as i64)
-                .collect();
+            let offs = random_blocks(size, ops);
             let samples = sample(reps, ops, || {
                 for &o in &offs {
                     // SAFETY: buf holds at least BLOCK bytes.
-                    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), BLOCK, o) };
+                    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), BLOCK, o as i64) };
                     if n != BLOCK as isize {
                         die("pread", &path);
                     }

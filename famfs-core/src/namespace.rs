@@ -8,7 +8,14 @@
 
 use crate::error::{Error, Result};
 use crate::fmap::Fmap;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+/// A directory's children by name. Hashed, not ordered: replay inserts
+/// every logged name once and looks up each parent, and a hash lookup
+/// costs one compare where an ordered map compared the name with several
+/// others (the largest share of replay time); listings sort instead.
+pub type Children = foldhash::HashMap<Arc<str>, Ino>;
 
 /// Inode number; the root is [`ROOT_INO`].
 pub type Ino = u64;
@@ -47,7 +54,7 @@ pub enum NodeKind {
     /// A directory.
     Dir {
         /// Its entries by name.
-        children: BTreeMap<String, Ino>,
+        children: Children,
     },
     /// A regular file.
     File(FileNode),
@@ -61,7 +68,7 @@ pub struct Node {
     /// The parent directory's inode (the root's own for the root).
     pub parent: Ino,
     /// Name within the parent (empty for the root).
-    pub name: String,
+    pub name: Arc<str>,
     /// Owner and permissions.
     pub meta: Meta,
     /// The log entry that created it (None for the root).
@@ -100,11 +107,11 @@ impl Namespace {
             nodes: vec![Node {
                 ino: ROOT_INO,
                 parent: ROOT_INO,
-                name: String::new(),
+                name: Arc::from(""),
                 meta: root,
                 log_index: None,
                 kind: NodeKind::Dir {
-                    children: BTreeMap::new(),
+                    children: Children::default(),
                 },
             }],
             files: 0,
@@ -170,9 +177,12 @@ impl Namespace {
             .get(ino)
             .ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
         match &node.kind {
-            NodeKind::Dir { children } => Ok(children
-                .iter()
-                .map(|(name, &ino)| (name.as_str(), self.get(ino).expect("child exists")))),
+            NodeKind::Dir { children } => {
+                let mut v: Vec<(&str, Ino)> = children.iter().map(|(n, &i)| (&**n, i)).collect();
+                v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                Ok(v.into_iter()
+                    .map(|(name, ino)| (name, self.get(ino).expect("child exists"))))
+            }
             NodeKind::File(_) => Err(Error::NotADirectory(self.path_of(ino))),
         }
     }
@@ -183,47 +193,38 @@ impl Namespace {
         let mut cur = ino;
         while cur != ROOT_INO {
             let Some(n) = self.get(cur) else { break };
-            parts.push(n.name.as_str());
+            parts.push(&*n.name);
             cur = n.parent;
         }
         parts.reverse();
         parts.join("/")
     }
 
-    /// The directory that will hold `relpath`, and its last component.
-    fn parent_dir<'a>(&self, relpath: &'a str) -> Result<(Ino, &'a str)> {
-        let (parent, name) = relpath.rsplit_once('/').unwrap_or(("", relpath));
-        let dir = self.lookup(parent)?;
-        if !dir.is_dir() {
-            return Err(Error::NotADirectory(parent.to_string()));
-        }
-        if self.child(dir.ino, name).is_some() {
-            return Err(Error::Exists(relpath.to_string()));
-        }
-        Ok((dir.ino, name))
-    }
-
-    fn child(&self, dir: Ino, name: &str) -> Option<Ino> {
-        match &self.get(dir)?.kind {
-            NodeKind::Dir { children } => children.get(name).copied(),
-            NodeKind::File(_) => None,
-        }
-    }
-
+    /// One lookup of the parent and one hash probe of its children, which
+    /// both refuses an existing name and inserts the new one.
     fn insert(&mut self, relpath: &str, meta: Meta, log_index: u64, kind: NodeKind) -> Result<Ino> {
-        let (parent, name) = self.parent_dir(relpath)?;
+        let (parent, name) = relpath.rsplit_once('/').unwrap_or(("", relpath));
+        let dir = self.lookup(parent)?.ino;
         let ino = self.nodes.len() as Ino + 1;
+        // One allocation for the name, shared by the node and its key.
+        let name: Arc<str> = Arc::from(name);
+        match &mut self.get_mut(dir).kind {
+            NodeKind::Dir { children } => match children.entry(name.clone()) {
+                Entry::Occupied(_) => return Err(Error::Exists(relpath.to_string())),
+                Entry::Vacant(v) => {
+                    v.insert(ino);
+                }
+            },
+            NodeKind::File(_) => return Err(Error::NotADirectory(parent.to_string())),
+        }
         self.nodes.push(Node {
             ino,
-            parent,
-            name: name.to_string(),
+            parent: dir,
+            name,
             meta,
             log_index: Some(log_index),
             kind,
         });
-        if let NodeKind::Dir { children } = &mut self.get_mut(parent).kind {
-            children.insert(name.to_string(), ino);
-        }
         Ok(ino)
     }
 
@@ -235,7 +236,7 @@ impl Namespace {
             meta,
             log_index,
             NodeKind::Dir {
-                children: BTreeMap::new(),
+                children: Children::default(),
             },
         )?;
         self.dirs += 1;

@@ -34,13 +34,22 @@ pub fn check_relpath(path: &str) -> Result<()> {
     if path.starts_with('/') {
         return Err(invalid(path, "absolute path in the log (must be relative)"));
     }
-    for comp in path.split('/') {
-        match comp {
-            "" => return Err(invalid(path, "empty component")),
-            "." | ".." => return Err(invalid(path, "'.' or '..' component")),
-            c if c.contains('\0') => return Err(invalid(path, "NUL byte")),
+    // One pass over the bytes (replay checks every entry's path), each
+    // component judged at its end, in order, as a split would.
+    let b = path.as_bytes();
+    let (mut start, mut nul) = (0, false);
+    for i in 0..=b.len() {
+        if i < b.len() && b[i] != b'/' {
+            nul |= b[i] == 0;
+            continue;
+        }
+        match &b[start..i] {
+            [] => return Err(invalid(path, "empty component")),
+            b"." | b".." => return Err(invalid(path, "'.' or '..' component")),
+            _ if nul => return Err(invalid(path, "NUL byte")),
             _ => {}
         }
+        (start, nul) = (i + 1, false);
     }
     Ok(())
 }
