@@ -44,8 +44,37 @@ pub fn serve(entry: MountEntry, opts: Options, ready: impl FnOnce()) -> std::io:
         .map_err(|e| std::io::Error::other(format!("{device}: {}", e.desc())))?;
     let config = fuse_config(&device, &opts);
     let session = fuser::Session::new(FamfsFuse::new(mount, opts), &mountpoint, &config)?;
+    raise_readahead(&mountpoint);
     ready();
     session.run()
+}
+
+/// Read-ahead of the mount, in KiB, instead of the default 128: READ
+/// requests of 1 MiB (the kernel's limit per request), several in flight,
+/// so both serving threads copy at once during a first sequential read
+/// (`make bench` row 12 on 2 CPUs: 0.29-0.31x tmpfs with 128 KiB and
+/// 1 MiB, 0.31-0.34x with 2 MiB, 0.35x with 4 MiB, 0.38x with 8 MiB). The
+/// cost: a page fault of a mapping reads up to this much around it.
+const READ_AHEAD_KB: u32 = 4096;
+
+/// Raises the new mount's read-ahead (its backing device is named by the
+/// device number `/proc/self/mountinfo` gives; asking the mount itself
+/// would wait for this very daemon). Root only; otherwise the default
+/// stays.
+fn raise_readahead(mountpoint: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mp = mountpoint.to_string_lossy();
+    let dev = info.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f.get(4) == Some(&&*mp)).then(|| f.get(2).map(|d| d.to_string()))?
+    });
+    let Some(dev) = dev else { return };
+    let knob = format!("/sys/class/bdi/{dev}/read_ahead_kb");
+    if let Err(e) = std::fs::write(&knob, READ_AHEAD_KB.to_string()) {
+        tracing::debug!(knob, error = %e, "read-ahead left at its default");
+    }
 }
 
 /// The mount options and threads of a session.
