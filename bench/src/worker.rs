@@ -101,6 +101,27 @@ fn random_blocks(size: u64, ops: usize) -> Vec<u64> {
         .collect()
 }
 
+/// Maps `len` bytes of the region file `path` at `off` (a famfs file's
+/// own extent) read-only and shared: the raw baseline of rows 1 and 3.
+fn map_region(path: &str, off: u64, len: usize) -> (i32, *mut libc::c_void) {
+    let fd = open_ro(path);
+    // SAFETY: a fresh read-only shared mapping of an open file.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            off as i64,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        die("mmap", path);
+    }
+    (fd, p)
+}
+
 fn report(samples: &[f64]) {
     let list: Vec<String> = samples.iter().map(|s| format!("{s:.9}")).collect();
     println!("{:.9} {}", median(samples), list.join(" "));
@@ -182,21 +203,7 @@ pub fn run(args: &[String]) -> ! {
             let len: usize = arg(args, 3, "len");
             let ops: usize = arg(args, 4, "ops");
             let reps: usize = arg(args, 5, "reps");
-            let fd = open_ro(&path);
-            // SAFETY: a fresh read-only shared mapping of an open file.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    fd,
-                    off as i64,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                die("mmap", &path);
-            }
+            let (fd, p) = map_region(&path, off, len);
             let src = p as *const u8;
             let mut o = 0;
             while o < len {
@@ -310,21 +317,7 @@ pub fn run(args: &[String]) -> ! {
             let off: u64 = arg(args, 2, "offset");
             let len: usize = arg(args, 3, "len");
             let reps: usize = arg(args, 4, "reps");
-            let fd = open_ro(&path);
-            // SAFETY: a fresh read-only shared mapping of an open file.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    fd,
-                    off as i64,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                die("mmap", &path);
-            }
+            let (fd, p) = map_region(&path, off, len);
             let src = p as *const u8;
             let pass = |buf: &mut [u8]| {
                 let mut o = 0;

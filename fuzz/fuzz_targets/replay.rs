@@ -76,11 +76,30 @@ fn prepare_log(flags: u8, input: &[u8]) -> Vec<u8> {
 }
 
 /// Everything replay built, comparable between two replays.
+/// Every node, a directory's children in name order (their map is
+/// hashed, so its own Debug order differs between two equal namespaces).
+fn nodes_in_order(ns: &famfs_core::namespace::Namespace) -> Vec<String> {
+    ns.nodes()
+        .map(|n| {
+            let kind = match n.as_file() {
+                Some(f) => format!("{f:?}"),
+                None => format!(
+                    "dir {:?}",
+                    ns.children(n.ino)
+                        .map(|c| c.map(|(name, c)| (name, c.ino)).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                ),
+            };
+            format!("{} {} {:?} {:?} {:?} {kind}", n.ino, n.parent, n.name, n.meta, n.log_index)
+        })
+        .collect()
+}
+
 fn summary(fs: &Famfs) -> String {
     let r = fs.replay();
     format!(
         "{:?}\n{:?}\n{:?}\n{:?}\n{}\n{}\n{:?}\n{:?}",
-        r.namespace().nodes().collect::<Vec<_>>(),
+        nodes_in_order(r.namespace()),
         r.problems(),
         r.stopped(),
         r.stats(),
