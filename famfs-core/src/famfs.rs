@@ -429,9 +429,26 @@ impl Famfs {
     }
 
     /// Entries still free in the log.
-    fn free_entries(&self) -> Result<u64> {
+    /// Fails with [`Error::LogFull`] unless `n` more entries fit: checked
+    /// before anything is written (data, a superblock), so a full log
+    /// changes nothing. `append` checks each entry again.
+    fn check_room(&self, n: u64) -> Result<()> {
         let h = self.log_header()?;
-        Ok(h.capacity() - h.next_index)
+        if n > h.capacity() - h.next_index.min(h.capacity()) {
+            return Err(Error::LogFull {
+                entries: h.capacity(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The directory that will hold `relpath` must exist and be one.
+    fn check_parent(&self, relpath: &str) -> Result<()> {
+        let parent = crate::path::parent(relpath);
+        if !self.lookup(parent)?.is_dir() {
+            return Err(Error::NotADirectory(parent.into()));
+        }
+        Ok(())
     }
 
     /// Appends one entry (the caller holds the writer lock and has checked
@@ -531,11 +548,7 @@ impl Famfs {
                     crate::fmap::MAX_DAXDEVS
                 ))
             })?;
-        if self.free_entries()? == 0 {
-            return Err(Error::LogFull {
-                entries: self.log_header()?.capacity(),
-            });
-        }
+        self.check_room(1)?;
         let sb = Superblock::new_secondary(
             size,
             self.sb.uuid,
@@ -618,15 +631,7 @@ impl Famfs {
             Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        let parent = self.lookup(crate::path::parent(dst))?;
-        if !parent.is_dir() {
-            return Err(Error::NotADirectory(crate::path::parent(dst).into()));
-        }
-        if self.free_entries()? == 0 {
-            return Err(Error::LogFull {
-                entries: self.log_header()?.capacity(),
-            });
-        }
+        self.check_parent(dst)?;
         self.append(entry)?;
         Ok(self.lookup(dst)?.ino)
     }
@@ -645,12 +650,7 @@ impl Famfs {
         }
         let _lock = self.begin_write()?;
         let missing = self.missing_dirs(relpath, parents.is_some())?;
-        let free = self.free_entries()?;
-        if (missing.len() as u64) > free {
-            return Err(Error::LogFull {
-                entries: self.log_header()?.capacity(),
-            });
-        }
+        self.check_room(missing.len() as u64)?;
         for p in missing {
             let m = match parents {
                 Some(pm) if p.len() < relpath.len() => pm,
@@ -723,15 +723,8 @@ impl Famfs {
         if let Some(done) = self.existing_file(relpath, size)? {
             return Ok(done);
         }
-        let parent = self.lookup(crate::path::parent(relpath))?;
-        if !parent.is_dir() {
-            return Err(Error::NotADirectory(crate::path::parent(relpath).into()));
-        }
-        if self.free_entries()? == 0 {
-            return Err(Error::LogFull {
-                entries: self.log_header()?.capacity(),
-            });
-        }
+        self.check_parent(relpath)?;
+        self.check_room(1)?;
         let fmap = self.allocate(size, placement)?;
         let io = self.file_data(fmap.clone(), size)?;
         // FileData writes every byte back from the caches as it goes, so
