@@ -171,20 +171,25 @@ impl Namespace {
         Ok(node)
     }
 
-    /// Children of a directory, in name order.
-    pub fn children(&self, ino: Ino) -> Result<impl Iterator<Item = (&str, &Node)>> {
+    /// Children of a directory in no particular order (for counting:
+    /// nothing is sorted or allocated).
+    pub fn children_unordered(&self, ino: Ino) -> Result<impl Iterator<Item = (&str, &Node)>> {
         let node = self
             .get(ino)
             .ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
         match &node.kind {
-            NodeKind::Dir { children } => {
-                let mut v: Vec<(&str, Ino)> = children.iter().map(|(n, &i)| (&**n, i)).collect();
-                v.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                Ok(v.into_iter()
-                    .map(|(name, ino)| (name, self.get(ino).expect("child exists"))))
-            }
+            NodeKind::Dir { children } => Ok(children
+                .iter()
+                .map(|(name, &ino)| (&**name, self.get(ino).expect("child exists")))),
             NodeKind::File(_) => Err(Error::NotADirectory(self.path_of(ino))),
         }
+    }
+
+    /// Children of a directory, in name order.
+    pub fn children(&self, ino: Ino) -> Result<impl Iterator<Item = (&str, &Node)>> {
+        let mut v: Vec<(&str, &Node)> = self.children_unordered(ino)?.collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Ok(v.into_iter())
     }
 
     /// The path of a node relative to the mount point.

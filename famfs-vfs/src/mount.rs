@@ -395,7 +395,7 @@ impl Mount {
             let ns = fs.replay().namespace();
             let shown = |name: &str| ino != ROOT_INO || name != meta_files::DIR_NAME;
             let logged = ns
-                .children(ino)
+                .children_unordered(ino)
                 .map(|c| c.filter(|(name, n)| n.is_dir() && shown(name)).count() as u64)
                 .unwrap_or(0);
             Ok(logged + u64::from(ino == ROOT_INO))
