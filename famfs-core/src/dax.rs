@@ -442,29 +442,6 @@ impl DaxDevice {
         Ok(())
     }
 
-    /// Maps the pages of `[offset, offset + len)` into the page tables now,
-    /// in one system call (`MADV_POPULATE_READ`), rather than one page
-    /// fault per page as they are first read: replay reads the whole log
-    /// once, in order. Only a hint: on kernels without it (before 5.14),
-    /// or if it fails, the reads fault the pages in as before.
-    pub fn prefault(&self, offset: u64, len: u64) -> Result<()> {
-        const MADV_POPULATE_READ: libc::c_int = 22;
-        let p = self.ptr_at(offset, len)?;
-        let page = 4096usize;
-        let start = (p as usize) & !(page - 1);
-        let end = p as usize + len as usize;
-        // SAFETY: the page-aligned range lies within the mapping (its start
-        // is page aligned and `ptr_at` checked the end); MADV_POPULATE_READ
-        // only reads, and a SIGBUS it meets is reported as EFAULT, not
-        // raised.
-        let r =
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_READ) };
-        if r != 0 {
-            tracing::debug!(errno = %nix::errno::Errno::last(), "MADV_POPULATE_READ not done");
-        }
-        Ok(())
-    }
-
     /// Drops the CPU cache lines covering `[offset, offset + len)` so the
     /// next reads see what other hosts wrote to memory.
     pub fn invalidate(&self, offset: u64, len: u64) -> Result<()> {

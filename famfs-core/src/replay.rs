@@ -210,9 +210,7 @@ impl Replay {
         if header.next_index > start {
             // Entries appended by another host may sit stale in our caches.
             let from = self.log_offset + LogHeader::entry_offset(start);
-            let len = (header.next_index - start) * LOG_ENTRY_SIZE;
-            dev.invalidate(from, len)?;
-            dev.prefault(from, len)?;
+            dev.invalidate(from, (header.next_index - start) * LOG_ENTRY_SIZE)?;
         }
         for index in start..header.next_index {
             match self.read_sealed(dev, index) {

@@ -257,7 +257,7 @@ impl Vfs {
         let Some((mount, rel)) = self.mount_of(link) else {
             return;
         };
-        if mount.entry.option(super::FUSE_OPTION).is_none() {
+        if !mount.fuse_served {
             return;
         }
         let adopted = (|| {
@@ -322,7 +322,7 @@ impl Vfs {
 /// The offset to give `fd` if it is a kernel (FUSE) open of `of`'s file
 /// rather than a placeholder: None for a placeholder or a directory.
 fn twin_offset(of: &OpenFile, fd: i32) -> Option<u64> {
-    if of.is_dir() || of.mount().entry.option(super::FUSE_OPTION).is_none() {
+    if of.is_dir() || !of.mount().fuse_served {
         return None;
     }
     let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;

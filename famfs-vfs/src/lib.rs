@@ -126,7 +126,9 @@ pub const FUSE_OPTION: &str = "fuse";
 /// None (use a placeholder) when there is no FUSE mount or it cannot open
 /// the file (a dead daemon: ENOTCONN).
 fn kernel_twin(mount: &Mount, rel: &str, flags: i32) -> Option<i32> {
-    mount.entry.option(FUSE_OPTION)?;
+    if !mount.fuse_served {
+        return None;
+    }
     let path = if rel.is_empty() {
         mount.mountpoint.clone()
     } else {

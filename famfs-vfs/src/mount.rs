@@ -116,6 +116,9 @@ pub struct Mount {
     pub entry: MountEntry,
     /// `st_dev` of every file in the mount.
     pub st_dev: u64,
+    /// Whether a FUSE daemon serves the mount point in the kernel too
+    /// (the table's `fuse=` option), read once.
+    pub fuse_served: bool,
     fs: RwLock<Option<Famfs>>,
     /// The devices mapped read-write, opened the first time a file is
     /// opened for writing.
@@ -238,6 +241,7 @@ impl Mount {
         let minor = famfs_core::format::crc32(mountpoint.as_bytes()) & 0xf_ffff;
         Mount {
             st_dev: libc::makedev(0x3fa, minor),
+            fuse_served: entry.option(super::FUSE_OPTION).is_some(),
             mountpoint,
             name,
             entry,
