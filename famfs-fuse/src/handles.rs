@@ -53,14 +53,4 @@ impl Handles {
     pub fn remove(&self, fh: u64) -> bool {
         self.open.write().remove(&fh).is_some()
     }
-
-    /// How many handles are open.
-    pub fn len(&self) -> usize {
-        self.open.read().len()
-    }
-
-    /// Whether no handle is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

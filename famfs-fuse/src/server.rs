@@ -18,9 +18,9 @@ use crate::handles::{Handle, Handles};
 use famfs_core::namespace::{Meta, ROOT_INO};
 use famfs_vfs::{InfoKind, KnownNode, Mount, SysResult};
 use fuser::{
-    AccessFlags, Errno as FuseErrno, FileHandle, FopenFlags, Generation, INodeNo, KernelConfig,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    Errno as FuseErrno, FileHandle, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use nix::errno::Errno;
 use parking_lot::RwLock;
@@ -119,11 +119,6 @@ impl FamfsFuse {
             handles: Handles::default(),
             opts,
         }
-    }
-
-    /// The mount served.
-    pub fn mount(&self) -> &Arc<Mount> {
-        &self.mount
     }
 
     /// The path of inode `ino`: from the lookups so far, else from the
@@ -592,22 +587,8 @@ impl fuser::Filesystem for FamfsFuse {
         reply.error(refused("removexattr", ino.0, Errno::ENOTSUP));
     }
 
-    fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
-        guarded("access", || {
-            let r = self.node(ino.0).and_then(|node| {
-                let cred = famfs_vfs::stat::Cred {
-                    uid: req.uid(),
-                    gid: req.gid(),
-                    groups: Vec::new(),
-                };
-                famfs_vfs::stat::permits(&node.info.meta, node.is_dir(), &cred, mask.bits())
-            });
-            match r {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(refused("access", ino.0, e)),
-            }
-        })
-    }
+    // No `access`: with `default_permissions` the kernel answers
+    // access(2) itself from the attributes and never asks the daemon.
 
     fn create(
         &self,
