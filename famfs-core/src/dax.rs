@@ -413,14 +413,16 @@ impl DaxDevice {
     }
 
     /// Loads the little-endian `u64` at `offset` (8-byte aligned) with one
-    /// volatile 8-byte load, so polling a value another host updates (such as
-    /// the log's next index) is cheap and never torn or cached by the compiler.
+    /// 8-byte load, so polling a value another host updates (such as the
+    /// log's next index) is cheap and never torn or cached by the compiler.
+    /// A memory error is [`Error::DeviceMemory`], as for [`Self::read_at`].
     pub fn read_u64(&self, offset: u64) -> Result<u64> {
         let p = self.word_at(offset)?;
         // SAFETY: in bounds and 8-byte aligned (the mapping is page aligned and
         // `word_at` checked the offset); any bit pattern is a valid u64.
-        let v = unsafe { ptr::read_volatile(p.cast::<u64>()) };
-        Ok(u64::from_le(v))
+        let v = unsafe { memerr::load_u64(p.cast::<u64>()) };
+        v.map(u64::from_le)
+            .map_err(|f| self.memory_error(offset, f))
     }
 
     /// Stores `v` little-endian at `offset` (8-byte aligned) with one volatile

@@ -8,7 +8,11 @@
 //! in user space: [`copy`] is one `rep movsb` whose faulting instruction the
 //! SIGBUS handler recognises by its address; the handler moves the saved
 //! instruction pointer to a recovery label, which returns how many bytes were
-//! *not* copied and the signal's code. Any SIGBUS that is not ours goes to the
+//! *not* copied and the signal's code. [`load_u64`] does the same for one
+//! aligned word, a plain load whose value is in a register at once (a load
+//! of bytes that a `rep movsb` just stored waits until the whole string
+//! operation is done, so reading a small header that way made every read
+//! wait for the copy before it). Any SIGBUS that is not ours goes to the
 //! handler the application installed (the shim routes the application's
 //! `sigaction(SIGBUS, ..)` to [`set_app_action`]), or kills the process as the
 //! default action would.
@@ -99,10 +103,69 @@ mod arch {
         ".popsection",
     );
 
+    /// What `famfs_load_mc` returns in RAX:RDX.
+    #[repr(C)]
+    struct Loaded {
+        value: u64,
+        code: usize,
+    }
+
+    // `famfs_load_mc(src)`: RDI = src, 8-byte aligned. Returns {value, 0};
+    // if the load faults, the SIGBUS handler resumes at
+    // `famfs_load_mc_fixup` with RDX = the signal's si_code (never 0).
+    std::arch::global_asm!(
+        ".pushsection .text.famfs_load_mc,\"ax\",@progbits",
+        ".globl famfs_load_mc",
+        ".hidden famfs_load_mc",
+        ".globl famfs_load_mc_insn",
+        ".hidden famfs_load_mc_insn",
+        ".globl famfs_load_mc_fixup",
+        ".hidden famfs_load_mc_fixup",
+        ".p2align 4",
+        "famfs_load_mc:",
+        "famfs_load_mc_insn:",
+        "    mov rax, qword ptr [rdi]",
+        "    xor edx, edx",
+        "    ret",
+        "famfs_load_mc_fixup:",
+        "    xor eax, eax",
+        "    ret",
+        ".popsection",
+    );
+
     extern "C" {
         fn famfs_copy_mc(dst: *mut u8, src: *const u8, len: usize) -> Ret;
         static famfs_copy_mc_insn: u8;
         static famfs_copy_mc_fixup: u8;
+        fn famfs_load_mc(src: *const u64) -> Loaded;
+        static famfs_load_mc_insn: u8;
+        static famfs_load_mc_fixup: u8;
+    }
+
+    fn errno_of(code: usize) -> Errno {
+        if code as i32 == libc::BUS_MCEERR_AR || code as i32 == libc::BUS_MCEERR_AO {
+            Errno::EHWPOISON
+        } else {
+            Errno::EIO
+        }
+    }
+
+    /// Loads one word; see [`super::load_u64`].
+    ///
+    /// # Safety
+    /// As [`super::load_u64`].
+    #[inline]
+    pub unsafe fn load_u64(src: *const u64) -> Result<u64, CopyFault> {
+        // SAFETY: the caller guarantees `src` is valid and aligned (a
+        // SIGBUS on it is recovered by the handler).
+        let r = unsafe { famfs_load_mc(src) };
+        if r.code == 0 {
+            return Ok(r.value);
+        }
+        Err(CopyFault {
+            copied: 0,
+            errno: errno_of(r.code),
+        })
     }
 
     /// Copies `len` bytes; see [`super::copy`].
@@ -117,15 +180,9 @@ mod arch {
         if r.left == 0 && r.code == 0 {
             return Ok(());
         }
-        let errno = if r.code as i32 == libc::BUS_MCEERR_AR || r.code as i32 == libc::BUS_MCEERR_AO
-        {
-            Errno::EHWPOISON
-        } else {
-            Errno::EIO
-        };
         Err(CopyFault {
             copied: len - r.left,
-            errno,
+            errno: errno_of(r.code),
         })
     }
 
@@ -138,15 +195,17 @@ mod arch {
         // SAFETY: per the contract, ctx is a valid ucontext_t for this signal.
         let uc = unsafe { &mut *ctx.cast::<libc::ucontext_t>() };
         let rip = uc.uc_mcontext.gregs[libc::REG_RIP as usize] as usize;
-        let insn = std::ptr::addr_of!(famfs_copy_mc_insn) as usize;
-        if rip != insn {
+        let fixup = if rip == std::ptr::addr_of!(famfs_copy_mc_insn) as usize {
+            std::ptr::addr_of!(famfs_copy_mc_fixup)
+        } else if rip == std::ptr::addr_of!(famfs_load_mc_insn) as usize {
+            std::ptr::addr_of!(famfs_load_mc_fixup)
+        } else {
             return false;
-        }
+        };
         // SAFETY: `info` is the kernel's siginfo for this signal.
         let code = unsafe { (*info).si_code } as i64;
         uc.uc_mcontext.gregs[libc::REG_RDX as usize] = code;
-        uc.uc_mcontext.gregs[libc::REG_RIP as usize] =
-            std::ptr::addr_of!(famfs_copy_mc_fixup) as i64;
+        uc.uc_mcontext.gregs[libc::REG_RIP as usize] = fixup as i64;
         true
     }
 }
@@ -161,6 +220,11 @@ mod arch {
         // SAFETY: the caller guarantees both ranges are valid.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
         Ok(())
+    }
+
+    pub unsafe fn load_u64(src: *const u64) -> Result<u64, CopyFault> {
+        // SAFETY: the caller guarantees `src` is valid and aligned.
+        Ok(unsafe { std::ptr::read_volatile(src) })
     }
 
     pub unsafe fn recover(_: *const libc::siginfo_t, _: *mut libc::c_void) -> bool {
@@ -179,6 +243,18 @@ mod arch {
 pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), CopyFault> {
     // SAFETY: forwarded contract.
     unsafe { arch::copy(dst, src, len) }
+}
+
+/// Loads the aligned word at `src`, surviving a bus error as [`copy`]
+/// does (a fault reports 0 bytes copied).
+///
+/// # Safety
+/// `src` must be 8-byte aligned and valid for reads of 8 bytes (a mapping
+/// whose pages may raise SIGBUS counts as valid).
+#[inline]
+pub unsafe fn load_u64(src: *const u64) -> Result<u64, CopyFault> {
+    // SAFETY: forwarded contract.
+    unsafe { arch::load_u64(src) }
 }
 
 /// 0 = not installed, 1 = installing, 2 = installed.
@@ -331,5 +407,31 @@ mod tests {
         h.mark(err.errno);
         h.mark(Errno::EHWPOISON);
         assert_eq!(h.check(), Err(Errno::EIO));
+    }
+
+    #[test]
+    fn word_load_survives_sigbus() {
+        install().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        let mut bytes = vec![0u8; 2 * 4096];
+        bytes[8..16].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_ne_bytes());
+        f.write_all(&bytes).unwrap();
+        let map = memmap2::MmapOptions::new()
+            .len(2 * 4096)
+            .map_raw_read_only(&f)
+            .unwrap();
+        let word = |off: usize| {
+            // SAFETY: inside the live, page-aligned mapping; a page past the
+            // file's end raises SIGBUS, which the handler recovers.
+            unsafe { load_u64(map.as_ptr().add(off).cast::<u64>()) }
+        };
+        assert_eq!(word(8), Ok(0x0123_4567_89ab_cdef));
+        f.set_len(4096).unwrap();
+        assert_eq!(word(8), Ok(0x0123_4567_89ab_cdef));
+        let err = word(4096 + 8).unwrap_err();
+        assert_eq!(err.errno, Errno::EIO);
+        assert_eq!(err.copied, 0);
+        // The handler left nothing behind: the next load works.
+        assert_eq!(word(8), Ok(0x0123_4567_89ab_cdef));
     }
 }
