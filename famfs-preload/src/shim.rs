@@ -29,6 +29,12 @@ pub fn vfs_if_ready() -> Option<&'static Vfs> {
     VFS.get().filter(|v| v.is_active())
 }
 
+/// The Vfs if the shim has started (active or not).
+#[inline]
+pub fn vfs_if_started() -> Option<&'static Vfs> {
+    VFS.get()
+}
+
 /// True when descriptor `fd` is certainly not famfs, decided with a few
 /// plain loads and without touching the per-thread guard (a call into the
 /// loader for a shared library's thread-local): the shim is up and `fd` is

@@ -101,6 +101,11 @@ impl FdTable {
     #[inline]
     pub fn with<R>(&self, fd: i32, f: impl FnOnce(&Arc<OpenFile>) -> R) -> Option<R> {
         let slot = self.slot(fd)?;
+        // Most descriptors a process reads are not famfs: tell them apart
+        // with one load, before pinning.
+        if slot.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
         let _pinned = epoch::pin();
         let p = slot.load(Ordering::Acquire);
         if p.is_null() {

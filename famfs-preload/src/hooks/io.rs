@@ -1,7 +1,7 @@
 //! Data transfer: read and write in all their forms, lseek, the copy
 //! calls, and the calls that would change a file's size or sync it.
 
-use super::with_fd;
+use super::{with_fd, with_fd_read};
 use crate::interpose::interpose;
 use crate::shim::CPath;
 use crate::shim::{self, buf, buf_mut, Flow};
@@ -95,7 +95,7 @@ fn fd_pwritev(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
 
 interpose! {
     fn read(fd: c_int, p: *mut c_void, n: size_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as read(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
             fd_read(of, b)
@@ -109,7 +109,7 @@ interpose! {
             // SAFETY: abort has no preconditions (the fortified check failed).
             unsafe { libc::abort() };
         }
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as __read_chk(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
             fd_read(of, b)
@@ -119,7 +119,7 @@ interpose! {
 
 interpose! {
     fn pread | pread64(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as pread(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
             fd_pread(of, b, off)
@@ -133,7 +133,7 @@ interpose! {
             // SAFETY: abort has no preconditions (the fortified check failed).
             unsafe { libc::abort() };
         }
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as __pread_chk(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
             fd_pread(of, b, off)
@@ -143,7 +143,7 @@ interpose! {
 
 interpose! {
     fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as readv(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
             fd_preadv(of, v, -1)
@@ -153,7 +153,7 @@ interpose! {
 
 interpose! {
     fn preadv | preadv64(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
             fd_preadv(of, v, file_offset(off)? as i64)
@@ -163,7 +163,7 @@ interpose! {
 
 interpose! {
     fn preadv2 | preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t, real {
-        with_fd(fd, -1, |_, of| {
+        with_fd_read(fd, -1, |of| {
             // SAFETY: `iov` holds `cnt` iovecs (each valid for its length), as preadv2(2) requires.
             let v = unsafe { iovecs(iov, cnt) }?;
             fd_preadv(of, v, off)

@@ -64,6 +64,39 @@ pub fn with_path<T>(
     }
 }
 
+/// Runs a read of a famfs descriptor (read, pread and their vector and
+/// fortified forms), the call the shim serves most. Serving one copies from
+/// device memory into the caller's buffer: no system call, lock or
+/// allocation on success, and nothing that could re-enter a hook with
+/// shim state held. So, unlike [`with_fd`], it skips the re-entrancy guard
+/// (a per-thread variable, which a preloaded library reaches through the
+/// loader), the errno bookkeeping and a second unwind frame: the hook's
+/// own `catch_unwind` still turns a panic into EIO. Fewer instructions
+/// here is not only time saved: the processor overlaps a read's memory
+/// misses with the next read's only when little code runs between them.
+pub fn with_fd_read<T>(
+    fd: i32,
+    fail: T,
+    famfs: impl FnOnce(&OpenFile) -> SysResult<T>,
+    real: impl FnOnce() -> T,
+) -> T {
+    let vfs = match shim::vfs_if_started() {
+        Some(vfs) if vfs.is_active() => vfs,
+        Some(_) => return real(),
+        // The first call of a new image may read a descriptor it inherited,
+        // which only starting the shim adopts.
+        None => return with_fd(fd, fail, |_, of| famfs(of), real),
+    };
+    match vfs.fds.with(fd, |of| famfs(of)) {
+        None => real(),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            shim::set_errno(e as i32);
+            fail
+        }
+    }
+}
+
 /// Runs a descriptor-taking call: `famfs` serves a famfs descriptor,
 /// borrowing its open file from the table (no lock or reference count);
 /// anything else goes to `real`.
