@@ -126,3 +126,44 @@ fn sigbus_under_a_running_cli_copy_is_a_one_line_error() {
     );
     assert_eq!(&first[..], &pattern(8, 4096)[..]);
 }
+
+/// A panic inside the shim reaches the program as EIO from that one call
+/// (forced here with `FAMFS_DEBUG_PANIC_ON_OPEN`), and the program keeps
+/// using famfs. This runs the shipped libfamfs.so, whose unwinder is linked
+/// in statically (famfs-preload/build.rs): if unwinding did not work there,
+/// the panic would abort the program instead.
+#[test]
+fn a_panic_in_the_shim_is_eio_for_that_call_only() {
+    let env = Env::new();
+    let r = env.region("256M");
+    let src = env.dir().join("data.bin");
+    write_file(&src, &pattern(3, 8192), 0o644);
+    env.ok(&["cp", src.to_str().unwrap(), &r.p("a.bin")]);
+    env.ok(&["cp", src.to_str().unwrap(), &r.p("boom")]);
+    let script = r#"
+import errno, os, sys
+for name in ("boom", "a.bin", "boom"):
+    try:
+        fd = os.open(sys.argv[1] + "/" + name, os.O_RDONLY)
+        print(name, len(os.pread(fd, 8192, 0)), flush=True)
+        os.close(fd)
+    except OSError as e:
+        print(name, errno.errorcode[e.errno], flush=True)
+print("alive", flush=True)
+"#;
+    let mut cmd = env.shim("python3", &["-c", script, &r.mnt]);
+    cmd.env("FAMFS_DEBUG_PANIC_ON_OPEN", "boom");
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["boom EIO", "a.bin 8192", "boom EIO", "alive"],
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stderr.contains("FAMFS_DEBUG_PANIC_ON_OPEN"),
+        "the panic message names its cause: {}",
+        out.describe()
+    );
+}

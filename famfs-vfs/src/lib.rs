@@ -182,6 +182,9 @@ pub struct Vfs {
     /// Sealed copies of famfs libraries handed to the dynamic loader.
     loadables: loadable::Loadables,
     creds: stat::CredCache,
+    /// `FAMFS_DEBUG_PANIC_ON_OPEN`: a file name whose open panics, so tests
+    /// can show that a panic in the shim reaches the program as EIO.
+    panic_on_open: Option<String>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -198,7 +201,10 @@ impl Vfs {
     /// missing or unreadable table means no mounts: every call goes to the
     /// kernel until one appears.
     pub fn from_env() -> Vfs {
-        let vfs = Vfs::with_set(table::MountSet::from_table());
+        let mut vfs = Vfs::with_set(table::MountSet::from_table());
+        vfs.panic_on_open = std::env::var("FAMFS_DEBUG_PANIC_ON_OPEN")
+            .ok()
+            .filter(|n| !n.is_empty());
         if !vfs.mounts().is_empty() {
             vfs.adopt_cwd();
             vfs.adopt_inherited();
@@ -222,6 +228,7 @@ impl Vfs {
             mappings: Mappings::default(),
             loadables: loadable::Loadables::default(),
             creds: stat::CredCache::default(),
+            panic_on_open: None,
         }
     }
 
@@ -353,6 +360,11 @@ impl Vfs {
 
     /// `open` of a famfs path: returns the new descriptor.
     pub fn open(&self, fp: &FamfsPath, flags: i32) -> SysResult<i32> {
+        if let Some(name) = &self.panic_on_open {
+            if fp.rel.rsplit('/').next() == Some(name.as_str()) {
+                panic!("FAMFS_DEBUG_PANIC_ON_OPEN: opening {}", fp.abs());
+            }
+        }
         let node = match self.find(fp, false) {
             Ok(n) => n,
             Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
