@@ -2845,6 +2845,7 @@ static void area_eperm(void)
 
 struct thread_arg {
     int fd;       /* shared fd */
+    const char *path; /* big.bin, made before the threads start: F() is not thread-safe */
     unsigned seed;
     int errors;
     char what[256];
@@ -2866,7 +2867,7 @@ static void *reader_thread(void *p)
         int fd = a->fd;
         int own = -1;
         if (i % 3 == 0) {
-            own = open(F("big.bin"), O_RDONLY);
+            own = open(a->path, O_RDONLY);
             if (own < 0) {
                 a->errors++;
                 snprintf(a->what, sizeof a->what, "open failed: %s", strerror(errno));
@@ -2899,9 +2900,11 @@ static void area_threads(void)
     pthread_t t[4];
     struct thread_arg a[4];
     int started = 0;
+    const char *path = F("big.bin");
     for (int i = 0; i < 4; i++) {
         memset(&a[i], 0, sizeof a[i]);
         a[i].fd = fd;
+        a[i].path = path;
         a[i].seed = 0x9e3779b9u * (unsigned)(i + 1);
         if (pthread_create(&t[i], NULL, reader_thread, &a[i]) == 0)
             started++;
