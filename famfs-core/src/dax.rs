@@ -440,8 +440,7 @@ impl DaxDevice {
     pub fn write_back(&self, offset: u64, len: u64) -> Result<()> {
         let p = self.ptr_at(offset, len)?;
         // SAFETY: the range is inside the mapping; flushing does not change it.
-        unsafe { flush::write_back(p, len as usize) };
-        Ok(())
+        unsafe { flush::write_back(p, len as usize) }.map_err(|f| self.memory_error(offset, f))
     }
 
     /// Drops the CPU cache lines covering `[offset, offset + len)` so the
@@ -450,8 +449,7 @@ impl DaxDevice {
         let p = self.ptr_at(offset, len)?;
         // SAFETY: the range is inside the mapping; dirty lines are written
         // back, not lost, so the contents do not change.
-        unsafe { flush::invalidate(p, len as usize) };
-        Ok(())
+        unsafe { flush::invalidate(p, len as usize) }.map_err(|f| self.memory_error(offset, f))
     }
 
     /// Bounds-checks `[offset, offset + len)` and returns a pointer to `offset`.

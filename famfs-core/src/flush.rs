@@ -10,6 +10,7 @@
 //! On a simulated region (a regular file) all of this is harmless and merely
 //! costs a little time; on non-x86_64 targets both functions do nothing.
 
+use crate::memerr::{self, CopyFault, FlushInsn};
 use std::sync::OnceLock;
 
 /// Cache line size assumed for flushing: 64 bytes on every x86_64 CPU.
@@ -105,13 +106,14 @@ fn invalidate_method() -> FlushMethod {
 
 /// Writes back every cache line overlapping `[ptr, ptr + len)` to memory, then
 /// issues one `sfence` so the write-backs are complete before later stores
-/// (such as a log header update) become visible.
+/// (such as a log header update) become visible. A line whose page is
+/// gone (SIGBUS) ends the flush with its error.
 ///
 /// # Safety
 ///
 /// `[ptr, ptr + len)` must be mapped memory of this process (it need not be
 /// aligned, and its contents are not changed). `len == 0` does nothing.
-pub unsafe fn write_back(ptr: *const u8, len: usize) {
+pub unsafe fn write_back(ptr: *const u8, len: usize) -> Result<(), CopyFault> {
     // SAFETY: the caller guarantees the range is mapped.
     unsafe { flush_lines(ptr, len, flush_method(), false) }
 }
@@ -124,44 +126,42 @@ pub unsafe fn write_back(ptr: *const u8, len: usize) {
 /// # Safety
 ///
 /// Same as [`write_back`].
-pub unsafe fn invalidate(ptr: *const u8, len: usize) {
+pub unsafe fn invalidate(ptr: *const u8, len: usize) -> Result<(), CopyFault> {
     // SAFETY: the caller guarantees the range is mapped.
     unsafe { flush_lines(ptr, len, invalidate_method(), true) }
 }
 
+/// Runs `method` on every line overlapping `[ptr, ptr + len)`, then the
+/// fence. A line whose page is gone (a region file cut short under us)
+/// raises SIGBUS, which the loop survives ([`memerr::flush_lines`]): the
+/// flush stops there and the fault is returned.
 #[cfg(target_arch = "x86_64")]
-unsafe fn flush_lines(ptr: *const u8, len: usize, method: FlushMethod, full_fence: bool) {
+unsafe fn flush_lines(
+    ptr: *const u8,
+    len: usize,
+    method: FlushMethod,
+    full_fence: bool,
+) -> Result<(), CopyFault> {
     use core::arch::asm;
-    use core::arch::x86_64::_mm_clflush;
 
-    if len == 0 || method == FlushMethod::None {
-        return;
+    let insn = match method {
+        FlushMethod::Clwb => FlushInsn::Clwb,
+        FlushMethod::Clflushopt => FlushInsn::Clflushopt,
+        FlushMethod::Clflush => FlushInsn::Clflush,
+        FlushMethod::None => return Ok(()),
+    };
+    if len == 0 {
+        return Ok(());
     }
     let start = ptr as usize & !(LINE - 1);
     // The caller's range is mapped, so its end cannot wrap.
     let end = ptr as usize + len;
-    let mut line = start;
-    while line < end {
-        let p = line as *const u8;
-        // SAFETY: `p` is the start of a cache line that overlaps the caller's
-        // mapped range, so it is mapped too (mappings are page granular). The
-        // instructions only move the line between cache and memory; they do
-        // not change its contents. No `nomem` option: the compiler must keep
-        // our earlier stores before the flush.
-        unsafe {
-            match method {
-                FlushMethod::Clwb => {
-                    asm!("clwb [{0}]", in(reg) p, options(nostack, preserves_flags))
-                }
-                FlushMethod::Clflushopt => {
-                    asm!("clflushopt [{0}]", in(reg) p, options(nostack, preserves_flags))
-                }
-                FlushMethod::Clflush => _mm_clflush(p),
-                FlushMethod::None => {}
-            }
-        }
-        line += LINE;
-    }
+    // SAFETY: every line from `start` overlaps the caller's mapped range,
+    // so it is mapped too (mappings are page granular); the instructions
+    // only move lines between cache and memory, they change no contents.
+    // The asm is opaque to the compiler, so our earlier stores stay before
+    // it.
+    let r = unsafe { memerr::flush_lines(start, end, insn) };
     // SAFETY: fences only order memory operations. sfence suffices to order
     // the flushes before later stores; an invalidation must also complete
     // before later loads, which only mfence guarantees.
@@ -172,10 +172,16 @@ unsafe fn flush_lines(ptr: *const u8, len: usize, method: FlushMethod, full_fenc
             asm!("sfence", options(nostack, preserves_flags));
         }
     }
+    r.map_err(|f| CopyFault {
+        copied: (f.copied + start).saturating_sub(ptr as usize),
+        errno: f.errno,
+    })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn flush_lines(_ptr: *const u8, _len: usize, _method: FlushMethod, _full_fence: bool) {}
+unsafe fn flush_lines(_: *const u8, _: usize, _: FlushMethod, _: bool) -> Result<(), CopyFault> {
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
@@ -209,8 +215,8 @@ mod tests {
                 }
                 // SAFETY: the range lies inside `buf`.
                 unsafe {
-                    write_back(buf.as_ptr().add(start), len);
-                    invalidate(buf.as_ptr().add(start), len);
+                    write_back(buf.as_ptr().add(start), len).unwrap();
+                    invalidate(buf.as_ptr().add(start), len).unwrap();
                 }
                 assert_eq!(buf, data);
             }
@@ -218,7 +224,7 @@ mod tests {
         // Dirty data survives an invalidation (it is written back, not dropped).
         buf[100] = 0xAB;
         // SAFETY: the range lies inside `buf`.
-        unsafe { invalidate(buf.as_ptr().add(99), 3) };
+        unsafe { invalidate(buf.as_ptr().add(99), 3) }.unwrap();
         assert_eq!(buf[100], 0xAB);
     }
 
@@ -236,7 +242,7 @@ mod tests {
             if ok {
                 for full_fence in [false, true] {
                     // SAFETY: the range lies inside `buf` and the CPU supports `method`.
-                    unsafe { flush_lines(buf.as_ptr().add(5), 250, method, full_fence) };
+                    unsafe { flush_lines(buf.as_ptr().add(5), 250, method, full_fence) }.unwrap();
                 }
             }
         }
@@ -248,10 +254,10 @@ mod tests {
         let buf = [1u8; 4];
         // SAFETY: a zero-length range touches no memory.
         unsafe {
-            write_back(buf.as_ptr(), 0);
-            invalidate(buf.as_ptr(), 0);
-            write_back(std::ptr::null(), 0);
-            invalidate(std::ptr::null(), 0);
+            write_back(buf.as_ptr(), 0).unwrap();
+            invalidate(buf.as_ptr(), 0).unwrap();
+            write_back(std::ptr::null(), 0).unwrap();
+            invalidate(std::ptr::null(), 0).unwrap();
         }
         assert_eq!(buf, [1u8; 4]);
     }

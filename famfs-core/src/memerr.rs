@@ -12,7 +12,9 @@
 //! aligned word, a plain load whose value is in a register at once (a load
 //! of bytes that a `rep movsb` just stored waits until the whole string
 //! operation is done, so reading a small header that way made every read
-//! wait for the copy before it). Any SIGBUS that is not ours goes to the
+//! wait for the copy before it), and [`flush_lines`] for the cache flush
+//! loops (flushing a line of a page that is gone faults as a load would).
+//! Any SIGBUS that is not ours goes to the
 //! handler the application installed (the shim routes the application's
 //! `sigaction(SIGBUS, ..)` to [`set_app_action`]), or kills the process as the
 //! default action would.
@@ -64,7 +66,7 @@ impl DeviceHealth {
 
 #[cfg(target_arch = "x86_64")]
 mod arch {
-    use super::{CopyFault, Errno};
+    use super::{CopyFault, Errno, FlushInsn};
 
     /// What `famfs_copy_mc` returns in RAX:RDX.
     #[repr(C)]
@@ -133,6 +135,72 @@ mod arch {
         ".popsection",
     );
 
+    // `famfs_flush_mc_<insn>(start, end)`: RDI = the first line, RSI = the
+    // end; runs the instruction on every 64-byte line from RDI up to RSI.
+    // Returns {0, end reached}; if a line faults, the SIGBUS handler
+    // resumes at `famfs_flush_mc_fixup` with RDX = the signal's si_code and
+    // RDI still at the line that faulted: returns {si_code, that line}.
+    // Every instruction that can fault lies in [begin, end).
+    std::arch::global_asm!(
+        ".pushsection .text.famfs_flush_mc,\"ax\",@progbits",
+        ".globl famfs_flush_mc_begin",
+        ".hidden famfs_flush_mc_begin",
+        ".globl famfs_flush_mc_end",
+        ".hidden famfs_flush_mc_end",
+        ".globl famfs_flush_mc_fixup",
+        ".hidden famfs_flush_mc_fixup",
+        ".globl famfs_flush_mc_clwb",
+        ".hidden famfs_flush_mc_clwb",
+        ".globl famfs_flush_mc_clflushopt",
+        ".hidden famfs_flush_mc_clflushopt",
+        ".globl famfs_flush_mc_clflush",
+        ".hidden famfs_flush_mc_clflush",
+        ".p2align 4",
+        "famfs_flush_mc_begin:",
+        "famfs_flush_mc_clwb:",
+        "    cmp rdi, rsi",
+        "    jae 4f",
+        ".p2align 4",
+        "1:  clwb [rdi]",
+        "    add rdi, 64",
+        "    cmp rdi, rsi",
+        "    jb 1b",
+        "    jmp 4f",
+        "famfs_flush_mc_clflushopt:",
+        "    cmp rdi, rsi",
+        "    jae 4f",
+        ".p2align 4",
+        "2:  clflushopt [rdi]",
+        "    add rdi, 64",
+        "    cmp rdi, rsi",
+        "    jb 2b",
+        "    jmp 4f",
+        "famfs_flush_mc_clflush:",
+        "    cmp rdi, rsi",
+        "    jae 4f",
+        ".p2align 4",
+        "3:  clflush [rdi]",
+        "    add rdi, 64",
+        "    cmp rdi, rsi",
+        "    jb 3b",
+        "4:  xor eax, eax",
+        "    mov rdx, rdi",
+        "    ret",
+        "famfs_flush_mc_end:",
+        "famfs_flush_mc_fixup:",
+        "    mov rax, rdx",
+        "    mov rdx, rdi",
+        "    ret",
+        ".popsection",
+    );
+
+    /// What a `famfs_flush_mc_*` loop returns in RAX:RDX.
+    #[repr(C)]
+    struct Flushed {
+        code: usize,
+        line: usize,
+    }
+
     extern "C" {
         fn famfs_copy_mc(dst: *mut u8, src: *const u8, len: usize) -> Ret;
         static famfs_copy_mc_insn: u8;
@@ -140,6 +208,35 @@ mod arch {
         fn famfs_load_mc(src: *const u64) -> Loaded;
         static famfs_load_mc_insn: u8;
         static famfs_load_mc_fixup: u8;
+        fn famfs_flush_mc_clwb(start: usize, end: usize) -> Flushed;
+        fn famfs_flush_mc_clflushopt(start: usize, end: usize) -> Flushed;
+        fn famfs_flush_mc_clflush(start: usize, end: usize) -> Flushed;
+        static famfs_flush_mc_begin: u8;
+        static famfs_flush_mc_end: u8;
+        static famfs_flush_mc_fixup: u8;
+    }
+
+    /// Flushes lines; see [`super::flush_lines`].
+    ///
+    /// # Safety
+    /// As [`super::flush_lines`].
+    pub unsafe fn flush_lines(start: usize, end: usize, insn: FlushInsn) -> Result<(), CopyFault> {
+        // SAFETY: the caller guarantees the lines are mapped (a SIGBUS on
+        // one is recovered by the handler) and the CPU has `insn`.
+        let r = unsafe {
+            match insn {
+                FlushInsn::Clwb => famfs_flush_mc_clwb(start, end),
+                FlushInsn::Clflushopt => famfs_flush_mc_clflushopt(start, end),
+                FlushInsn::Clflush => famfs_flush_mc_clflush(start, end),
+            }
+        };
+        if r.code == 0 {
+            return Ok(());
+        }
+        Err(CopyFault {
+            copied: r.line - start,
+            errno: errno_of(r.code),
+        })
     }
 
     fn errno_of(code: usize) -> Errno {
@@ -199,6 +296,11 @@ mod arch {
             std::ptr::addr_of!(famfs_copy_mc_fixup)
         } else if rip == std::ptr::addr_of!(famfs_load_mc_insn) as usize {
             std::ptr::addr_of!(famfs_load_mc_fixup)
+        } else if (std::ptr::addr_of!(famfs_flush_mc_begin) as usize
+            ..std::ptr::addr_of!(famfs_flush_mc_end) as usize)
+            .contains(&rip)
+        {
+            std::ptr::addr_of!(famfs_flush_mc_fixup)
         } else {
             return false;
         };
@@ -212,7 +314,7 @@ mod arch {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod arch {
-    use super::CopyFault;
+    use super::{CopyFault, FlushInsn};
 
     /// Without a fixup for this architecture a fault is fatal, as it would
     /// be for any load from the mapping.
@@ -225,6 +327,10 @@ mod arch {
     pub unsafe fn load_u64(src: *const u64) -> Result<u64, CopyFault> {
         // SAFETY: the caller guarantees `src` is valid and aligned.
         Ok(unsafe { std::ptr::read_volatile(src) })
+    }
+
+    pub unsafe fn flush_lines(_: usize, _: usize, _: FlushInsn) -> Result<(), CopyFault> {
+        Ok(())
     }
 
     pub unsafe fn recover(_: *const libc::siginfo_t, _: *mut libc::c_void) -> bool {
@@ -255,6 +361,29 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), CopyF
 pub unsafe fn load_u64(src: *const u64) -> Result<u64, CopyFault> {
     // SAFETY: forwarded contract.
     unsafe { arch::load_u64(src) }
+}
+
+/// A cache line instruction [`flush_lines`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushInsn {
+    /// Write back, keep cached.
+    Clwb,
+    /// Write back and evict, weakly ordered.
+    Clflushopt,
+    /// Write back and evict.
+    Clflush,
+}
+
+/// Runs `insn` on every 64-byte line from `start` (line aligned) up to
+/// `end`, surviving a bus error as [`copy`] does (`copied` is then the
+/// bytes of lines done). No fence: the caller orders the flushes.
+///
+/// # Safety
+/// The lines must belong to mappings of this process (a page whose access
+/// raises SIGBUS counts), and the CPU must support `insn`.
+pub unsafe fn flush_lines(start: usize, end: usize, insn: FlushInsn) -> Result<(), CopyFault> {
+    // SAFETY: forwarded contract.
+    unsafe { arch::flush_lines(start, end, insn) }
 }
 
 /// 0 = not installed, 1 = installing, 2 = installed.
@@ -433,5 +562,27 @@ mod tests {
         assert_eq!(err.copied, 0);
         // The handler left nothing behind: the next load works.
         assert_eq!(word(8), Ok(0x0123_4567_89ab_cdef));
+    }
+
+    #[test]
+    fn flush_survives_sigbus() {
+        install().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![5u8; 3 * 4096]).unwrap();
+        let map = memmap2::MmapOptions::new()
+            .len(3 * 4096)
+            .map_raw_read_only(&f)
+            .unwrap();
+        let start = map.as_ptr() as usize;
+        f.set_len(4096).unwrap();
+        // CLFLUSH: every x86_64 CPU has it (flush.rs tests the others).
+        let insn = FlushInsn::Clflush;
+        // SAFETY: the lines belong to the live mapping; those past the
+        // file's end raise SIGBUS, which the handler recovers.
+        let err = unsafe { flush_lines(start, start + 3 * 4096, insn) }.unwrap_err();
+        assert_eq!(err.errno, Errno::EIO);
+        assert_eq!(err.copied, 4096);
+        // SAFETY: as above, within the page that is still there.
+        unsafe { flush_lines(start, start + 4096, insn) }.unwrap();
     }
 }

@@ -250,13 +250,15 @@ impl Mappings {
         for d in &subtract_all(&device, &no_access) {
             // SAFETY: `d` lies in a live, accessible device mapping of
             // ours; cache maintenance does not change memory.
-            unsafe {
+            let r = unsafe {
                 if flags & libc::MS_INVALIDATE != 0 {
-                    famfs_core::flush::invalidate(d.start as *const u8, d.end - d.start);
+                    famfs_core::flush::invalidate(d.start as *const u8, d.end - d.start)
                 } else {
-                    famfs_core::flush::write_back(d.start as *const u8, d.end - d.start);
+                    famfs_core::flush::write_back(d.start as *const u8, d.end - d.start)
                 }
-            }
+            };
+            // A page of the range is gone (memory error): msync's own EIO.
+            r.map_err(|_| Errno::EIO)?;
         }
         rest.iter().try_for_each(|r| {
             // SAFETY: msync only reads the page tables of the range.
