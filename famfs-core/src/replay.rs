@@ -18,7 +18,7 @@ use crate::dax::DaxDevice;
 use crate::error::{Error, Result};
 use crate::fmap::MAX_DAXDEVS;
 use crate::format::{log_off, LogEntry, LogHeader, Superblock, LOG_ENTRY_SIZE, LOG_HEADER_SIZE};
-use crate::namespace::{FileNode, Meta, Namespace};
+use crate::namespace::{FileNode, Meta, Namespace, Refused};
 use crate::path::check_relpath;
 use uuid::Uuid;
 
@@ -80,6 +80,9 @@ pub struct Replay {
     stopped: Option<Problem>,
     stats: ReplayStats,
 }
+
+/// Log entries copied out of the device at once by replay (17 KiB).
+const REPLAY_BATCH: u64 = 32;
 
 /// Units reserved on a secondary device: its superblock region.
 const SECONDARY_RESERVED: u64 = crate::format::SUPERBLOCK_REGION;
@@ -210,27 +213,59 @@ impl Replay {
         if header.next_index > start {
             // Entries appended by another host may sit stale in our caches.
             let from = self.log_offset + LogHeader::entry_offset(start);
-            dev.invalidate(from, (header.next_index - start) * LOG_ENTRY_SIZE)?;
+            // A memory error stops the invalidation at the line it hits;
+            // replay then stops at the entry holding that line, when it
+            // cannot read it, with every entry before it invalidated.
+            let _ = dev.invalidate(from, (header.next_index - start) * LOG_ENTRY_SIZE);
+            self.ns
+                .reserve(usize::try_from(header.next_index - start).unwrap_or(0));
         }
-        for index in start..header.next_index {
-            match self.read_sealed(dev, index) {
-                Ok(buf) => match LogEntry::decode_content(&buf, index) {
+        // Entries are copied out of the device a batch at a time: one copy
+        // streams the batch's lines from memory together, where copying
+        // and checking one entry at a time waited for each entry's lines
+        // in turn (the log was just invalidated, so they come from memory).
+        let mut batch = vec![0u8; (REPLAY_BATCH * LOG_ENTRY_SIZE) as usize];
+        let mut first = start;
+        'log: while first < header.next_index {
+            let n = (header.next_index - first).min(REPLAY_BATCH);
+            let bytes = &mut batch[..(n * LOG_ENTRY_SIZE) as usize];
+            // A memory error in the batch sends each of its entries through
+            // the one-entry path, which stops replay at the entry it hits.
+            let copied = dev
+                .read_at(self.log_offset + LogHeader::entry_offset(first), bytes)
+                .is_ok();
+            for (index, raw) in (first..).zip(bytes.chunks_exact(LOG_ENTRY_SIZE as usize)) {
+                let reread;
+                let raw = if copied && LogEntry::check_sealed(raw, index).is_ok() {
+                    raw
+                } else {
+                    // Not intact in the batch: the rules for one entry
+                    // (invalidate, read again once).
+                    match self.read_sealed(dev, index) {
+                        Ok(b) => {
+                            reread = b;
+                            &reread[..]
+                        }
+                        Err(e) => {
+                            tracing::debug!(index, error = %e, "log replay stopped at a bad entry");
+                            self.stopped = Some(Problem {
+                                index,
+                                message: entry_reason(e),
+                            });
+                            break 'log;
+                        }
+                    }
+                };
+                match LogEntry::decode_content(raw, index) {
                     Ok(entry) => self.apply(index, entry),
                     Err(e) => {
                         // Intact but meaningless: skip it, keep the rest.
                         self.applied = index + 1;
                         self.problem(index, entry_reason(e));
                     }
-                },
-                Err(e) => {
-                    tracing::debug!(index, error = %e, "log replay stopped at a bad entry");
-                    self.stopped = Some(Problem {
-                        index,
-                        message: entry_reason(e),
-                    });
-                    break;
                 }
             }
+            first += n;
         }
         tracing::debug!(from = start, to = self.applied, "log replayed");
         Ok(self.applied - start)
@@ -259,22 +294,22 @@ impl Replay {
                     gid: d.gid,
                     mode: d.mode & 0o7777,
                 };
-                match self.ns.insert_dir(&d.relpath, meta, index) {
+                match self.ns.insert_dir(d.relpath, meta, index) {
                     Ok(_) => self.stats.dirs += 1,
-                    Err(Error::Exists(_)) => {
-                        if self.ns.lookup(&d.relpath).is_ok_and(|n| n.is_dir()) {
+                    Err(Refused {
+                        error: Error::Exists(_),
+                        relpath,
+                    }) => {
+                        if self.ns.lookup(&relpath).is_ok_and(|n| n.is_dir()) {
                             self.stats.duplicates += 1;
                         } else {
                             self.problem(
                                 index,
-                                format!(
-                                    "mkdir {}: a file exists where a directory must be",
-                                    d.relpath
-                                ),
+                                format!("mkdir {relpath}: a file exists where a directory must be"),
                             );
                         }
                     }
-                    Err(e) => self.problem(index, format!("mkdir: {e}")),
+                    Err(r) => self.problem(index, format!("mkdir: {}", r.error)),
                 }
             }
             LogEntry::Delete => {
@@ -371,14 +406,16 @@ impl Replay {
             fmap: f.fmap,
             error,
         };
-        match self.ns.insert_file(&f.relpath, meta, index, node) {
+        match self.ns.insert_file(f.relpath, meta, index, node) {
             Ok(_) => self.stats.files += 1,
-            Err(Error::Exists(_)) => self.stats.duplicates += 1,
-            Err(Error::NotADirectory(p)) => self.problem(
-                index,
-                format!("{}: '{p}' is a file where a directory must be", f.relpath),
-            ),
-            Err(e) => self.problem(index, format!("{}: {e}", f.relpath)),
+            Err(Refused { error, relpath }) => match error {
+                Error::Exists(_) => self.stats.duplicates += 1,
+                Error::NotADirectory(p) => self.problem(
+                    index,
+                    format!("{relpath}: '{p}' is a file where a directory must be"),
+                ),
+                e => self.problem(index, format!("{relpath}: {e}")),
+            },
         }
     }
 }

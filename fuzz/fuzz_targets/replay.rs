@@ -90,7 +90,7 @@ fn nodes_in_order(ns: &famfs_core::namespace::Namespace) -> Vec<String> {
                         .unwrap_or_default()
                 ),
             };
-            format!("{} {} {:?} {:?} {:?} {kind}", n.ino, n.parent, n.name, n.meta, n.log_index)
+            format!("{} {} {:?} {:?} {:?} {kind}", n.ino, n.parent, n.name(), n.meta, n.log_index)
         })
         .collect()
 }

@@ -119,7 +119,7 @@ impl Checker {
                 snap.files.insert(path);
                 continue;
             }
-            let (seed, size) = parse_content_name(&node.name)
+            let (seed, size) = parse_content_name(node.name())
                 .unwrap_or_else(|| panic!("{what}: {path} is not a self-describing name"));
             assert_eq!(file.size, size, "{what}: {path}: logged size");
             assert!(file.error.is_none(), "{what}: {path}: {:?}", file.error);

@@ -418,3 +418,33 @@ fn torn_header_replays_published_entries_only() {
     assert!(rep.read_header(&r.dev).unwrap().is_torn());
     assert!(rep.problems().is_empty());
 }
+
+/// Replay copies entries in batches; a memory error inside a batch still
+/// stops replay at the entry it hits, with every entry before it applied.
+#[test]
+fn memory_error_mid_batch_stops_at_the_entry_it_hits() {
+    let r = Region::new();
+    let names: Vec<String> = (0..3 * REPLAY_BATCH).map(|i| format!("d{i}")).collect();
+    let entries: Vec<LogEntry> = names.iter().map(|n| dir(n)).collect();
+    r.log(&entries);
+    // Cut the region file inside entry 40 (the second batch): its page and
+    // every later one raise SIGBUS (BUS_ADRERR) when copied.
+    let cut = (r.sb.log_offset + LogHeader::entry_offset(40) + 100) & !4095;
+    let intact = (0u64..)
+        .take_while(|&i| r.sb.log_offset + LogHeader::entry_offset(i + 1) <= cut)
+        .count() as u64;
+    assert!((32..40).contains(&intact), "{intact}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(r._dir.path().join("r.img"))
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let rep = r.replay();
+    assert_eq!(rep.applied(), intact);
+    let stop = rep.stopped().expect("replay stopped at the fault");
+    assert_eq!(stop.index, intact);
+    assert!(stop.message.contains("memory"), "{}", stop.message);
+    assert!(rep.namespace().lookup(&names[intact as usize - 1]).is_ok());
+    assert!(rep.namespace().lookup(&names[intact as usize]).is_err());
+}
