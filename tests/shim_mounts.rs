@@ -38,3 +38,23 @@ fn a_running_process_sees_mounts_added_and_removed() {
     reader.send("unmounted");
     assert_eq!(reader.finish(), ["exists after umount: False"]);
 }
+
+/// `..` out of a mount reaches the kernel as the path it resolves to: the
+/// mount point need not exist for the kernel, so the kernel could not walk
+/// back out of it (`ls -la` of a mount showed `..` as unreadable).
+#[test]
+fn dotdot_out_of_a_mount_is_resolved_for_the_kernel() {
+    let env = Env::new();
+    let r = env.region("256M");
+    assert!(
+        !std::path::Path::new(&r.mnt).exists(),
+        "the mount point is not in the kernel's namespace"
+    );
+    let up = format!("{}/../..", r.mnt);
+    let out = run(env.shim("stat", &["-c", "%F %d %i", &up, "/"]));
+    assert!(out.status.success(), "{}", out.describe());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.describe());
+    assert!(lines[0].starts_with("directory "), "{}", out.describe());
+    assert_eq!(lines[0], lines[1], "{up} is /: {}", out.describe());
+}

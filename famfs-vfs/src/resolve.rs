@@ -193,8 +193,11 @@ impl Vfs {
     /// `x/..` is only the parent of `x` if `x` is a directory: the kernel
     /// walks the path and fails with ENOENT or ENOTDIR where `x` is missing
     /// or a file. Do the same for every `..` that steps back out of a famfs
-    /// node (rare enough that the extra lookups do not matter).
-    fn check_dotdot(&self, base: &[u8], path: &[u8]) -> SysResult<()> {
+    /// node (rare enough that the extra lookups do not matter). Returns
+    /// whether one did: the kernel cannot walk such a path (the mount point
+    /// need not exist for it), so it must be given the path resolved.
+    fn check_dotdot(&self, base: &[u8], path: &[u8]) -> SysResult<bool> {
+        let mut through_famfs = false;
         let mut prefix: Vec<u8> = if path.first() == Some(&b'/') {
             Vec::new()
         } else {
@@ -211,6 +214,7 @@ impl Vfs {
                         if !m.lookup(rel)?.is_dir() {
                             return Err(Errno::ENOTDIR);
                         }
+                        through_famfs = true;
                     }
                     let cut = prefix.iter().rposition(|&c| c == b'/').unwrap_or(0);
                     prefix.truncate(cut);
@@ -221,7 +225,7 @@ impl Vfs {
                 }
             }
         }
-        Ok(())
+        Ok(through_famfs)
     }
 
     /// Resolves `path` relative to `dirfd` (AT_FDCWD for the working
@@ -253,7 +257,7 @@ impl Vfs {
                 return Ok(Target::Kernel);
             }
         }
-        let (base, rewritten): (Cow<str>, bool) = if absolute {
+        let (base, mut rewritten): (Cow<str>, bool) = if absolute {
             (Cow::Borrowed("/"), false)
         } else if dirfd == libc::AT_FDCWD {
             match self.famfs_cwd() {
@@ -276,7 +280,7 @@ impl Vfs {
             }
         };
         if path.windows(2).any(|w| w == b"..") {
-            self.check_dotdot(base.as_bytes(), path)?;
+            rewritten |= self.check_dotdot(base.as_bytes(), path)?;
         }
         let abs = normalize(base.as_bytes(), path);
         if let Some((mount, start)) = self.mount_at(&abs) {
