@@ -937,23 +937,28 @@ fn replay_rows(cx: &mut Ctx) {
     for (i, (n, t, _)) in pts.iter().enumerate() {
         let per = t / *n as f64;
         let ratio = per / (t0 / n0 as f64);
-        // Linear (the per-entry time no worse than 1.5x the smallest log's)
-        // and at most 250 ns per entry.
-        let verdict = if ratio <= 1.5 && per <= 250e-9 {
+        // Linear: the per-entry time no worse than 1.5x the smallest log's.
+        // The full log also at most 250 ns per entry; a smaller log's time
+        // per entry carries the fixed cost of opening (about 0.1 ms here,
+        // mostly CPU feature queries that trap to the hypervisor), so it
+        // is shown, not judged.
+        let full = *n == n_full;
+        let verdict = if ratio <= 1.5 && (!full || per <= 250e-9) {
             Verdict::Pass
         } else {
             Verdict::Miss
+        };
+        let target = if full {
+            "<= 250 ns/entry, linear: <= 1.5x"
+        } else {
+            "linear: <= 1.5x"
         };
         cx.push(
             &format!("9.{}", i + 1),
             &format!("replay of {n} entries (per entry, ratio to {n0})"),
             dur(*t),
             format!("{}/entry", dur(per)),
-            (
-                format!("{ratio:.2}x"),
-                "<= 250 ns/entry, linear: <= 1.5x".into(),
-                verdict,
-            ),
+            (format!("{ratio:.2}x"), target.into(), verdict),
         );
     }
     for (_, _, dev) in &pts {
