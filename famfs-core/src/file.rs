@@ -184,11 +184,16 @@ impl FileData {
         if first.len == want {
             return Ok(n);
         }
-        let mut done = n;
-        for p in self
-            .fmap
-            .pieces(self.size, off + first.len, want - first.len)
-        {
+        self.read_rest(off + first.len, &mut buf[n..], poisoned)
+            .map(|rest| n + rest)
+    }
+
+    /// The pieces of a read after its first, out of line so the one-piece
+    /// read keeps a small frame.
+    #[inline(never)]
+    fn read_rest(&self, off: u64, buf: &mut [u8], poisoned: bool) -> Result<usize> {
+        let mut done = 0;
+        for p in self.fmap.pieces(self.size, off, buf.len() as u64) {
             let n = p.len as usize;
             self.read_piece(&p, &mut buf[done..done + n], poisoned)?;
             done += n;
@@ -197,7 +202,7 @@ impl FileData {
     }
 
     /// Copies piece `p` into `buf` (its length).
-    #[inline]
+    #[inline(always)]
     fn read_piece(&self, p: &Piece, buf: &mut [u8], poisoned: bool) -> Result<()> {
         let d = self.device_of(p)?;
         if poisoned {

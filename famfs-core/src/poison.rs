@@ -41,7 +41,8 @@ pub fn announced(dev: &DaxDevice) -> Result<bool> {
     if dev.kind() != DeviceKind::Simulated || dev.size() < TABLE_OFFSET + HEADER_LEN as u64 {
         return Ok(false);
     }
-    Ok(dev.read_u64(TABLE_OFFSET)? == MAGIC && dev.read_u64(TABLE_OFFSET + 8)? != 0)
+    // The count first: it is 0 on every region without poison.
+    Ok(dev.read_u64(TABLE_OFFSET + 8)? != 0 && dev.read_u64(TABLE_OFFSET)? == MAGIC)
 }
 
 /// The simulated region `dev`'s poison list: (offset, len) pairs.
