@@ -504,6 +504,20 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A read-only mapping of `bytes` (whole pages) whose file is then cut
+    /// to its first page: the later pages raise SIGBUS when touched.
+    fn cut_after_first_page(bytes: &[u8]) -> (std::fs::File, memmap2::MmapRaw) {
+        install().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        let map = memmap2::MmapOptions::new()
+            .len(bytes.len())
+            .map_raw_read_only(&f)
+            .unwrap();
+        f.set_len(4096).unwrap();
+        (f, map)
+    }
+
     #[test]
     fn copy_copies() {
         install().unwrap();
@@ -516,14 +530,7 @@ mod tests {
 
     #[test]
     fn sigbus_on_truncated_file_becomes_eio() {
-        install().unwrap();
-        let mut f = tempfile::tempfile().unwrap();
-        f.write_all(&vec![7u8; 3 * 4096]).unwrap();
-        let map = memmap2::MmapOptions::new()
-            .len(3 * 4096)
-            .map_raw_read_only(&f)
-            .unwrap();
-        f.set_len(4096).unwrap();
+        let (_f, map) = cut_after_first_page(&[7u8; 3 * 4096]);
         let mut dst = vec![0u8; 3 * 4096];
         // SAFETY: dst is valid; the source is a live mapping whose tail pages
         // now raise SIGBUS, which the handler recovers.
@@ -540,22 +547,14 @@ mod tests {
 
     #[test]
     fn word_load_survives_sigbus() {
-        install().unwrap();
-        let mut f = tempfile::tempfile().unwrap();
         let mut bytes = vec![0u8; 2 * 4096];
         bytes[8..16].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_ne_bytes());
-        f.write_all(&bytes).unwrap();
-        let map = memmap2::MmapOptions::new()
-            .len(2 * 4096)
-            .map_raw_read_only(&f)
-            .unwrap();
+        let (_f, map) = cut_after_first_page(&bytes);
         let word = |off: usize| {
             // SAFETY: inside the live, page-aligned mapping; a page past the
             // file's end raises SIGBUS, which the handler recovers.
             unsafe { load_u64(map.as_ptr().add(off).cast::<u64>()) }
         };
-        assert_eq!(word(8), Ok(0x0123_4567_89ab_cdef));
-        f.set_len(4096).unwrap();
         assert_eq!(word(8), Ok(0x0123_4567_89ab_cdef));
         let err = word(4096 + 8).unwrap_err();
         assert_eq!(err.errno, Errno::EIO);
@@ -566,15 +565,8 @@ mod tests {
 
     #[test]
     fn flush_survives_sigbus() {
-        install().unwrap();
-        let mut f = tempfile::tempfile().unwrap();
-        f.write_all(&vec![5u8; 3 * 4096]).unwrap();
-        let map = memmap2::MmapOptions::new()
-            .len(3 * 4096)
-            .map_raw_read_only(&f)
-            .unwrap();
+        let (_f, map) = cut_after_first_page(&[5u8; 3 * 4096]);
         let start = map.as_ptr() as usize;
-        f.set_len(4096).unwrap();
         // CLFLUSH: every x86_64 CPU has it (flush.rs tests the others).
         let insn = FlushInsn::Clflush;
         // SAFETY: the lines belong to the live mapping; those past the
