@@ -33,40 +33,41 @@ pub const PAGE: u64 = 4096;
 /// Size of the list's header (magic and count).
 pub const HEADER_LEN: usize = 16;
 
-/// Whether simulated region `dev` announces any poison in its list's
-/// header (the [`HEADER_LEN`] bytes at [`TABLE_OFFSET`]); only then need a
-/// range be checked with [`hit`]. Two word loads, so it costs next to
-/// nothing on every read.
-pub fn announced(dev: &DaxDevice) -> Result<bool> {
+/// How many ranges the list of `dev` announces: its header's count (the
+/// [`HEADER_LEN`] bytes at [`TABLE_OFFSET`]: magic, then count), 0 for a
+/// device that is not a simulated region or has no list. Two word loads,
+/// the count first (it is 0 on every region without poison).
+fn announced_count(dev: &DaxDevice) -> Result<u64> {
     if dev.kind() != DeviceKind::Simulated || dev.size() < TABLE_OFFSET + HEADER_LEN as u64 {
-        return Ok(false);
+        return Ok(0);
     }
-    // The count first: it is 0 on every region without poison.
-    Ok(dev.read_u64(TABLE_OFFSET + 8)? != 0 && dev.read_u64(TABLE_OFFSET)? == MAGIC)
+    let count = dev.read_u64(TABLE_OFFSET + 8)?;
+    if count == 0 || dev.read_u64(TABLE_OFFSET)? != MAGIC {
+        return Ok(0);
+    }
+    Ok(count)
+}
+
+/// Whether simulated region `dev` announces any poison; only then need a
+/// range be checked with [`hit`]. Cheap enough for every read.
+pub fn announced(dev: &DaxDevice) -> Result<bool> {
+    Ok(announced_count(dev)? != 0)
 }
 
 /// The simulated region `dev`'s poison list: (offset, len) pairs.
 pub fn ranges(dev: &DaxDevice) -> Result<Vec<(u64, u64)>> {
-    if dev.kind() != DeviceKind::Simulated {
-        return Ok(Vec::new());
-    }
-    let mut hdr = [0u8; 16];
-    dev.read_at(TABLE_OFFSET, &mut hdr)?;
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
-    if word(&hdr[..8]) != MAGIC {
-        return Ok(Vec::new());
-    }
-    let n = word(&hdr[8..]).min(MAX_RANGES);
+    let n = announced_count(dev)?.min(MAX_RANGES);
     let mut buf = vec![0u8; (n * 16) as usize];
     dev.read_at(TABLE_OFFSET + 16, &mut buf)?;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
     Ok(buf
         .chunks_exact(16)
         .map(|c| (word(&c[..8]), word(&c[8..])))
         .collect())
 }
 
-/// True when `[offset, offset + len)` of `dev` overlaps its poison list.
-/// The common case (no list) costs one 16-byte read of shared memory.
+/// True when `[offset, offset + len)` of `dev` overlaps its poison list
+/// (readers call it only once [`announced`] says there is one).
 pub fn hit(dev: &DaxDevice, offset: u64, len: u64) -> Result<bool> {
     let end = offset.saturating_add(len);
     Ok(ranges(dev)?
