@@ -18,19 +18,6 @@ use std::sync::OnceLock;
 #[cfg(target_arch = "x86_64")]
 const LINE: usize = 64;
 
-/// The instruction [`write_back`] uses for each cache line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlushMethod {
-    /// Write the line back and keep it cached (cheapest).
-    Clwb,
-    /// Write back and evict, weakly ordered.
-    Clflushopt,
-    /// Write back and evict, strongly ordered (oldest, slowest).
-    Clflush,
-    /// No cache flush instruction (non-x86_64): nothing is done.
-    None,
-}
-
 /// Cache flush instructions this CPU supports.
 #[derive(Debug, Clone, Copy)]
 struct Features {
@@ -81,30 +68,27 @@ fn detect() -> Features {
     }
 }
 
-/// The instruction [`write_back`] uses on this CPU (detected once, cached).
-pub fn flush_method() -> FlushMethod {
+/// The instruction [`write_back`] uses on this CPU (detected once,
+/// cached); None where there is none (not x86_64): nothing is done.
+pub fn flush_method() -> Option<FlushInsn> {
     let f = features();
     if f.clwb {
-        FlushMethod::Clwb
-    } else if f.clflushopt {
-        FlushMethod::Clflushopt
-    } else if f.clflush {
-        FlushMethod::Clflush
+        Some(FlushInsn::Clwb)
     } else {
-        FlushMethod::None
+        invalidate_method()
     }
 }
 
 /// The instruction [`invalidate`] uses: CLWB keeps the line cached, so it
 /// cannot be used to drop stale data.
-fn invalidate_method() -> FlushMethod {
+fn invalidate_method() -> Option<FlushInsn> {
     let f = features();
     if f.clflushopt {
-        FlushMethod::Clflushopt
+        Some(FlushInsn::Clflushopt)
     } else if f.clflush {
-        FlushMethod::Clflush
+        Some(FlushInsn::Clflush)
     } else {
-        FlushMethod::None
+        None
     }
 }
 
@@ -135,7 +119,7 @@ pub unsafe fn invalidate(ptr: *const u8, len: usize) -> Result<(), CopyFault> {
     unsafe { flush_lines(ptr, len, invalidate_method(), true) }
 }
 
-/// Runs `method` on every line overlapping `[ptr, ptr + len)`, then the
+/// Runs `insn` on every line overlapping `[ptr, ptr + len)`, then the
 /// fence. A line whose page is gone (a region file cut short under us)
 /// raises SIGBUS, which the loop survives ([`memerr::flush_lines`]): the
 /// flush stops there and the fault is returned.
@@ -143,16 +127,13 @@ pub unsafe fn invalidate(ptr: *const u8, len: usize) -> Result<(), CopyFault> {
 unsafe fn flush_lines(
     ptr: *const u8,
     len: usize,
-    method: FlushMethod,
+    insn: Option<FlushInsn>,
     full_fence: bool,
 ) -> Result<(), CopyFault> {
     use core::arch::asm;
 
-    let insn = match method {
-        FlushMethod::Clwb => FlushInsn::Clwb,
-        FlushMethod::Clflushopt => FlushInsn::Clflushopt,
-        FlushMethod::Clflush => FlushInsn::Clflush,
-        FlushMethod::None => return Ok(()),
+    let Some(insn) = insn else {
+        return Ok(());
     };
     if len == 0 {
         return Ok(());
@@ -183,7 +164,12 @@ unsafe fn flush_lines(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn flush_lines(_: *const u8, _: usize, _: FlushMethod, _: bool) -> Result<(), CopyFault> {
+unsafe fn flush_lines(
+    _: *const u8,
+    _: usize,
+    _: Option<FlushInsn>,
+    _: bool,
+) -> Result<(), CopyFault> {
     Ok(())
 }
 
@@ -200,12 +186,12 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         {
             // Every x86_64 CPU has at least CLFLUSH (SSE2 baseline).
-            assert_ne!(first, FlushMethod::None);
-            assert_ne!(invalidate_method(), FlushMethod::None);
-            assert_ne!(invalidate_method(), FlushMethod::Clwb);
+            assert_ne!(first, None);
+            assert_ne!(invalidate_method(), None);
+            assert_ne!(invalidate_method(), Some(FlushInsn::Clwb));
         }
         #[cfg(not(target_arch = "x86_64"))]
-        assert_eq!(first, FlushMethod::None);
+        assert_eq!(first, None);
     }
 
     #[test]
@@ -236,10 +222,10 @@ mod tests {
     fn every_supported_method_works() {
         let f = features();
         let supported = [
-            (FlushMethod::Clwb, f.clwb),
-            (FlushMethod::Clflushopt, f.clflushopt),
-            (FlushMethod::Clflush, f.clflush),
-            (FlushMethod::None, true),
+            (Some(FlushInsn::Clwb), f.clwb),
+            (Some(FlushInsn::Clflushopt), f.clflushopt),
+            (Some(FlushInsn::Clflush), f.clflush),
+            (None, true),
         ];
         let buf: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
         for (method, ok) in supported {

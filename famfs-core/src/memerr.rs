@@ -363,14 +363,15 @@ pub unsafe fn load_u64(src: *const u64) -> Result<u64, CopyFault> {
     unsafe { arch::load_u64(src) }
 }
 
-/// A cache line instruction [`flush_lines`] runs.
+/// A cache line instruction [`flush_lines`] runs (chosen by
+/// [`crate::flush`] from what the CPU has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushInsn {
-    /// Write back, keep cached.
+    /// Write the line back and keep it cached (cheapest).
     Clwb,
     /// Write back and evict, weakly ordered.
     Clflushopt,
-    /// Write back and evict.
+    /// Write back and evict, strongly ordered (oldest, slowest).
     Clflush,
 }
 
