@@ -321,10 +321,10 @@ mod tests {
         (at.wrapping_mul(31) ^ (at >> 9) ^ (u64::from(dev) * 77)) as u8
     }
 
-    /// Two simulated regions of 16 MiB filled with [`pattern`].
     /// A device as `FileData::new` takes it.
     type Used = (u32, Arc<DaxDevice>, Arc<DeviceHealth>);
 
+    /// Two simulated regions of 16 MiB filled with [`pattern`].
     fn devices() -> (tempfile::TempDir, Vec<Used>) {
         let dir = tempfile::tempdir().unwrap();
         let devs = (0..2u32)

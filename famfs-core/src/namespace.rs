@@ -22,18 +22,6 @@ pub struct Children {
     table: hashbrown::HashTable<(u64, Ino)>,
 }
 
-impl Children {
-    /// How many children.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-}
-
 impl PartialEq for Children {
     /// The same inodes (their names are the nodes', compared with them).
     fn eq(&self, other: &Self) -> bool {
@@ -244,9 +232,10 @@ impl Namespace {
     /// The inode of `children`' entry named `name`.
     fn child(&self, children: &Children, name: &str) -> Option<Ino> {
         let h = self.names.hash_one(name);
-        let named =
-            |&(eh, ino): &(u64, Ino)| eh == h && self.nodes[(ino - 1) as usize].name() == name;
-        children.table.find(h, named).map(|&(_, ino)| ino)
+        children
+            .table
+            .find(h, named(&self.nodes, h, name))
+            .map(|&(_, ino)| ino)
     }
 
     /// Children of a directory in no particular order (for counting:
@@ -308,12 +297,9 @@ impl Namespace {
                 return Err(Refused { error, relpath });
             }
         };
-        let nodes = &self.nodes;
-        let entry = children.table.entry(
-            h,
-            |&(eh, i)| eh == h && nodes[(i - 1) as usize].name() == name,
-            |&(eh, _)| eh,
-        );
+        let entry = children
+            .table
+            .entry(h, named(&self.nodes, h, name), |&(eh, _)| eh);
         let inserted = match entry {
             hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(v) => {
@@ -373,6 +359,12 @@ impl Namespace {
         self.files += 1;
         Ok(ino)
     }
+}
+
+/// Whether a children entry is the one for `name`, whose hash is `h`: the
+/// hash first, then the name, which lives in the child's node.
+fn named<'a>(nodes: &'a [Node], h: u64, name: &'a str) -> impl Fn(&(u64, Ino)) -> bool + 'a {
+    move |&(eh, ino)| eh == h && nodes[(ino - 1) as usize].name() == name
 }
 
 /// Maps the whole pages inside `[start, start + len)` of this process's
