@@ -224,7 +224,10 @@ impl Replay {
         // streams the batch's lines from memory together, where copying
         // and checking one entry at a time waited for each entry's lines
         // in turn (the log was just invalidated, so they come from memory).
-        let mut batch = vec![0u8; (REPLAY_BATCH * LOG_ENTRY_SIZE) as usize];
+        // (A catch-up of one new entry, the common lookup miss, allocates
+        // one entry's room.)
+        let pending = header.next_index.saturating_sub(start).min(REPLAY_BATCH);
+        let mut batch = vec![0u8; (pending * LOG_ENTRY_SIZE) as usize];
         let mut first = start;
         'log: while first < header.next_index {
             let n = (header.next_index - first).min(REPLAY_BATCH);
