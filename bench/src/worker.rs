@@ -101,25 +101,82 @@ fn random_blocks(size: u64, ops: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Maps `len` bytes of the region file `path` at `off` (a famfs file's
-/// own extent) read-only and shared: the raw baseline of rows 1 and 3.
-fn map_region(path: &str, off: u64, len: usize) -> (i32, *mut libc::c_void) {
-    let fd = open_ro(path);
-    // SAFETY: a fresh read-only shared mapping of an open file.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            fd,
-            off as i64,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        die("mmap", path);
+/// `len` bytes of the region file at a famfs file's own extent, mapped
+/// read-only and shared: the raw baseline of rows 1 and 3.
+struct RegionMap {
+    fd: i32,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl RegionMap {
+    /// Maps `len` bytes of region file `path` at `off`.
+    fn new(path: &str, off: u64, len: usize) -> RegionMap {
+        RegionMap::of(open_ro(path), path, off, len)
     }
-    (fd, p)
+
+    /// Maps `len` bytes at `off` of `fd` (open read-only on `path`), which
+    /// the map closes when dropped.
+    fn of(fd: i32, path: &str, off: u64, len: usize) -> RegionMap {
+        // SAFETY: a fresh read-only shared mapping of an open file.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                off as i64,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            die("mmap", path);
+        }
+        RegionMap {
+            fd,
+            ptr: p as *const u8,
+            len,
+        }
+    }
+
+    /// Copies `len` bytes at `at` into `buf`, with nothing else on the
+    /// way (this is the baseline being timed, so no bounds check).
+    ///
+    /// # Safety
+    /// `at + len` must not pass the mapping's end, and `buf` must hold at
+    /// least `len` bytes.
+    #[inline]
+    unsafe fn copy(&self, at: usize, buf: &mut [u8], len: usize) {
+        debug_assert!(at + len <= self.len && len <= buf.len());
+        // SAFETY: in bounds of the mapping and of `buf`, per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(at), buf.as_mut_ptr(), len) };
+        std::hint::black_box(buf);
+    }
+
+    /// Loads one byte of every 4 KiB page (their sum, so none is skipped).
+    fn touch_pages(&self) -> u64 {
+        (0..self.len).step_by(PAGE).fold(0u64, |sum, o| {
+            // SAFETY: `o < len`, inside the mapping, which is readable.
+            sum.wrapping_add(unsafe { std::ptr::read_volatile(self.ptr.add(o)) } as u64)
+        })
+    }
+
+    /// Copies the whole mapping through `buf` (BUF bytes), BUF at a time.
+    fn pass(&self, buf: &mut [u8]) {
+        assert!(buf.len() >= BUF);
+        for at in (0..self.len).step_by(BUF) {
+            // SAFETY: `at < len` and at most BUF bytes, which `buf` holds.
+            unsafe { self.copy(at, buf, BUF.min(self.len - at)) };
+        }
+    }
+}
+
+impl Drop for RegionMap {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what `new` mapped, once.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+        close(self.fd);
+    }
 }
 
 fn report(samples: &[f64]) {
@@ -203,28 +260,17 @@ pub fn run(args: &[String]) -> ! {
             let len: usize = arg(args, 3, "len");
             let ops: usize = arg(args, 4, "ops");
             let reps: usize = arg(args, 5, "reps");
-            let (fd, p) = map_region(&path, off, len);
-            let src = p as *const u8;
-            let mut o = 0;
-            while o < len {
-                let n = BUF.min(len - o);
-                // SAFETY: src..src+len is mapped; buf holds BUF bytes.
-                unsafe { std::ptr::copy_nonoverlapping(src.add(o), buf.as_mut_ptr(), n) };
-                o += n;
-            }
+            let region = RegionMap::new(&path, off, len);
+            region.pass(&mut buf);
             let offs = random_blocks(len as u64, ops);
             let samples = sample(reps, ops, || {
                 for &o in &offs {
-                    // SAFETY: o + BLOCK <= len, inside the mapping.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(src.add(o as usize), buf.as_mut_ptr(), BLOCK)
-                    };
-                    std::hint::black_box(&mut buf);
+                    // SAFETY: a random block lies inside the `len` bytes
+                    // mapped; buf holds BUF >= BLOCK bytes.
+                    unsafe { region.copy(o as usize, &mut buf, BLOCK) };
                 }
             });
-            // SAFETY: unmapping what was mapped above.
-            unsafe { libc::munmap(p, len) };
-            close(fd);
+            drop(region);
             report(&samples);
         }
         // threads KIND PATH N SHARED SECS REPS: N threads reading PATH for
@@ -317,25 +363,10 @@ pub fn run(args: &[String]) -> ! {
             let off: u64 = arg(args, 2, "offset");
             let len: usize = arg(args, 3, "len");
             let reps: usize = arg(args, 4, "reps");
-            let (fd, p) = map_region(&path, off, len);
-            let src = p as *const u8;
-            let pass = |buf: &mut [u8]| {
-                let mut o = 0;
-                while o < len {
-                    let n = BUF.min(len - o);
-                    // SAFETY: src..src+len is mapped; buf holds BUF bytes.
-                    unsafe { std::ptr::copy_nonoverlapping(src.add(o), buf.as_mut_ptr(), n) };
-                    std::hint::black_box(&mut *buf);
-                    o += n;
-                }
-            };
-            pass(&mut buf);
-            let samples = sample(reps, 1, || {
-                pass(&mut buf);
-            });
-            // SAFETY: unmapping what was mapped above.
-            unsafe { libc::munmap(p, len) };
-            close(fd);
+            let region = RegionMap::new(&path, off, len);
+            region.pass(&mut buf);
+            let samples = sample(reps, 1, || region.pass(&mut buf));
+            drop(region);
             report(&samples);
         }
         // randread PATH OPS REPS: OPS random 4 KiB-aligned pread()s of 4 KiB
@@ -409,32 +440,8 @@ pub fn run(args: &[String]) -> ! {
             let cycle = || {
                 let fd = open_ro(&path);
                 let len = file_size(fd, &path) as usize;
-                // SAFETY: a fresh read-only shared mapping of an open file.
-                let p = unsafe {
-                    libc::mmap(
-                        std::ptr::null_mut(),
-                        len,
-                        libc::PROT_READ,
-                        libc::MAP_SHARED,
-                        fd,
-                        0,
-                    )
-                };
-                if p == libc::MAP_FAILED {
-                    die("mmap", &path);
-                }
-                let base = p as *const u8;
-                let mut sum = 0u64;
-                let mut o = 0;
-                while o < len {
-                    // SAFETY: base..base+len is mapped readable.
-                    sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(base.add(o)) } as u64);
-                    o += PAGE;
-                }
-                // SAFETY: unmapping what was mapped above.
-                unsafe { libc::munmap(p, len) };
-                close(fd);
-                std::hint::black_box(sum);
+                let region = RegionMap::of(fd, &path, 0, len);
+                std::hint::black_box(region.touch_pages());
             };
             cycle();
             let samples = sample(reps, 1, || {
