@@ -13,6 +13,13 @@
 //!   MAP_FAILED, SIG_ERR: [`CFail`], or `fail = EXPR`) instead, and never
 //!   falls back to libc with a famfs descriptor.
 //!
+//! An entry may also name a test that its arguments are certainly not
+//! famfs (`plain(EXPR)`), for the calls programs make most on their own
+//! files. When it holds, the exported function only jumps to the next
+//! definition: the body, and everything it keeps on the stack, is a
+//! separate function that the plain case never enters. What the shim
+//! costs a program that does not use famfs is then the test and a jump.
+//!
 //! The next definition is looked up once per symbol with
 //! `dlsym(RTLD_NEXT)` and kept in an atomic. A symbol libc lacks (an
 //! older glibc) fails with ENOSYS rather than aborting the program.
@@ -72,16 +79,37 @@ impl Next {
     /// The address of the next definition, or None if there is none.
     #[inline]
     pub fn get(&self) -> Option<usize> {
-        let mut a = self.addr.load(Ordering::Relaxed);
-        if a == 0 {
-            // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name only
-            // reads the loader's tables; a racing lookup finds the same.
-            let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
-            a = if p.is_null() { 1 } else { p as usize };
-            self.addr.store(a, Ordering::Relaxed);
+        match self.addr.load(Ordering::Relaxed) {
+            0 => self.look_up(),
+            1 => None,
+            a => Some(a),
         }
+    }
+
+    /// The address of the next definition if it was looked up and found.
+    #[inline(always)]
+    pub fn known(&self) -> Option<usize> {
+        Some(self.addr.load(Ordering::Relaxed)).filter(|&a| a > 1)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn look_up(&self) -> Option<usize> {
+        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name only reads
+        // the loader's tables; a racing lookup finds the same.
+        let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        let a = if p.is_null() { 1 } else { p as usize };
+        self.addr.store(a, Ordering::Relaxed);
         (a != 1).then_some(a)
     }
+}
+
+/// Evaluates a hook's `plain(...)` test; a panic in it counts as "maybe
+/// famfs", which sends the call down the served path (and its own
+/// `catch_unwind`). Tests that cannot panic compile to the test alone.
+#[inline(always)]
+pub fn plain(test: impl FnOnce() -> bool) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(test)).unwrap_or(false)
 }
 
 /// Declares interposed C functions (see the module documentation):
@@ -92,21 +120,22 @@ impl Next {
 ///         open_famfs(libc::AT_FDCWD, path, flags, |p| real(p, flags, mode))
 ///     }
 ///     fn mmap (a: *mut c_void, ..) -> *mut c_void, real, fail(libc::MAP_FAILED) { .. }
+///     fn read (fd: c_int, ..) -> ssize_t, real, plain(shim::fd_is_plain(fd)) { .. }
 /// }
 /// ```
 macro_rules! interpose {
     ($(
         fn $($name:ident)|+ ( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty, $real:ident
-            $(, fail($fail:expr))? $body:block
+            $(, fail($fail:expr))? $(, plain($plain:expr))? $body:block
     )*) => {$(
         $crate::interpose::interpose!(
-            @family [$($name)+] ($($arg: $ty),*) -> $ret, $real, [$($fail)?] $body
+            @family [$($name)+] ($($arg: $ty),*) -> $ret, $real, [$($fail)?] [$($plain)?] $body
         );
     )*};
-    (@family [$($name:ident)+] $args:tt -> $ret:ty, $real:ident, $fail:tt $body:block) => {$(
-        $crate::interpose::interpose!(@one $name $args -> $ret, $real, $fail $body);
+    (@family [$($name:ident)+] $args:tt -> $ret:ty, $real:ident, $fail:tt $plain:tt $body:block) => {$(
+        $crate::interpose::interpose!(@one $name $args -> $ret, $real, $fail $plain $body);
     )+};
-    (@one $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty, $real:ident, [$($fail:expr)?] $body:block) => {
+    (@one $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty, $real:ident, [$($fail:expr)?] [$($plain:expr)?] $body:block) => {
         #[doc = concat!("`", stringify!($name), "` as libc declares it, served by famfs for famfs paths and descriptors.")]
         ///
         /// # Safety
@@ -118,32 +147,58 @@ macro_rules! interpose {
                 // SAFETY: the literal ends in the NUL concat! adds.
                 unsafe { ::std::ffi::CStr::from_bytes_with_nul_unchecked(concat!(stringify!($name), "\0").as_bytes()) },
             );
-            let fail: $ret = $crate::interpose::interpose!(@fail $ret $(, $fail)?);
-            #[allow(unused_variables)]
-            let $real = move |$($arg: $ty),*| -> $ret {
-                match NEXT.get() {
-                    Some(addr) => {
-                        // SAFETY: `addr` is what dlsym found for this very
-                        // symbol, whose C type is this signature; the body
-                        // passes on its caller's arguments (or a C string it
-                        // owns for the call), valid under the same contract.
-                        unsafe {
-                            let f: unsafe extern "C" fn($($ty),*) -> $ret = ::std::mem::transmute(addr);
-                            f($($arg),*)
+            $crate::interpose::interpose!(@plain [$($plain)?] ($($arg: $ty),*) -> $ret);
+            /// The call as the shim serves it: famfs, or the next
+            /// definition for what is not famfs.
+            ///
+            /// # Safety
+            /// As for the exported function.
+            #[inline(never)]
+            unsafe fn served($($arg: $ty),*) -> $ret {
+                let fail: $ret = $crate::interpose::interpose!(@fail $ret $(, $fail)?);
+                #[allow(unused_variables)]
+                let $real = move |$($arg: $ty),*| -> $ret {
+                    match NEXT.get() {
+                        Some(addr) => {
+                            // SAFETY: `addr` is what dlsym found for this
+                            // very symbol, whose C type is this signature;
+                            // the body passes on its caller's arguments (or
+                            // a C string it owns for the call), valid under
+                            // the same contract.
+                            unsafe {
+                                let f: unsafe extern "C" fn($($ty),*) -> $ret = ::std::mem::transmute(addr);
+                                f($($arg),*)
+                            }
+                        }
+                        None => {
+                            $crate::shim::set_errno(libc::ENOSYS);
+                            fail
                         }
                     }
-                    None => {
-                        $crate::shim::set_errno(libc::ENOSYS);
+                };
+                match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(move || $body)) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        $crate::shim::set_errno(libc::EIO);
                         fail
                     }
                 }
-            };
-            match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(move || $body)) {
-                Ok(r) => r,
-                Err(_) => {
-                    $crate::shim::set_errno(libc::EIO);
-                    fail
-                }
+            }
+            // SAFETY: the caller's arguments, under the caller's contract.
+            unsafe { served($($arg),*) }
+        }
+    };
+    (@plain [] $args:tt -> $ret:ty) => {};
+    (@plain [$plain:expr] ($($arg:ident : $ty:ty),*) -> $ret:ty) => {
+        if $crate::interpose::plain(|| $plain) {
+            if let Some(addr) = NEXT.known() {
+                // SAFETY: `addr` is what dlsym found for this very symbol,
+                // whose C type is this signature; the caller's arguments go
+                // on untouched.
+                return unsafe {
+                    let f: unsafe extern "C" fn($($ty),*) -> $ret = ::std::mem::transmute(addr);
+                    f($($arg),*)
+                };
             }
         }
     };

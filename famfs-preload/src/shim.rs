@@ -213,6 +213,12 @@ impl CPath<'_> {
             bytes: unsafe { cstr(ptr) },
         }
     }
+
+    /// As [`path_is_plain`]; NULL is plain (the kernel's EFAULT).
+    #[inline]
+    pub fn is_plain(&self, dirfd: libc::c_int) -> bool {
+        self.bytes.is_none_or(|b| path_is_plain(dirfd, b))
+    }
 }
 
 /// An output argument of a hooked C function (a `struct stat *` and the

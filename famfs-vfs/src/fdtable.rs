@@ -10,7 +10,10 @@
 //! that double in size (descriptors 0-63, 64-127, 128-255, ...), each made
 //! on the first insert into it and kept for the table's life, so a slot
 //! never moves. Memory grows with the highest famfs descriptor number, as
-//! the kernel's own table does.
+//! the kernel's own table does. The first segment lives inside the table,
+//! so telling a low descriptor (the ones a process mostly uses) is not
+//! famfs is one load at a fixed offset from the table, with no pointer to
+//! follow: the question every hooked call on a descriptor asks first.
 //!
 //! A slot holds one reference to its open file (`Arc::into_raw`). A reader
 //! pins the epoch (crossbeam-epoch: a per-thread flag, no shared lock) and
@@ -40,10 +43,21 @@ const SEGMENTS: usize = 26;
 /// One descriptor: null, or a reference from `Arc::into_raw`.
 type Slot = AtomicPtr<OpenFile>;
 
-#[derive(Default)]
 /// Descriptor numbers of famfs open files and their `OpenFile`s.
 pub struct FdTable {
+    /// Descriptors `0..FIRST`.
+    first: [Slot; FIRST],
+    /// Segment `s` holds the later ones; `segments[0]` is never made.
     segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable {
+            first: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            segments: Default::default(),
+        }
+    }
 }
 
 /// The segment holding `fd` and its index there.
@@ -76,13 +90,20 @@ impl FdTable {
         recycle::retire(unsafe { Arc::from_raw(p) });
     }
 
+    #[inline]
     fn slot(&self, fd: i32) -> Option<&Slot> {
+        if let Some(s) = usize::try_from(fd).ok().and_then(|i| self.first.get(i)) {
+            return Some(s);
+        }
         let (seg, i) = locate(fd)?;
         self.segments[seg].get()?.get(i)
     }
 
     fn slot_or_grow(&self, fd: i32) -> Option<&Slot> {
         let (seg, i) = locate(fd)?;
+        if seg == 0 {
+            return self.first.get(i);
+        }
         let slots = self.segments[seg].get_or_init(|| {
             let (_, len) = span(seg);
             (0..len).map(|_| AtomicPtr::new(ptr::null_mut())).collect()
@@ -153,10 +174,15 @@ impl FdTable {
 
     /// Every famfs descriptor number, in order.
     fn used(&self) -> Vec<i32> {
-        self.segments
-            .iter()
-            .enumerate()
-            .filter_map(|(seg, s)| Some((span(seg).0, s.get()?)))
+        let first: &[Slot] = &self.first;
+        std::iter::once((0, first))
+            .chain(
+                self.segments
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .filter_map(|(seg, s)| Some((span(seg).0, &**s.get()?))),
+            )
             .flat_map(|(base, slots)| {
                 slots
                     .iter()
@@ -187,14 +213,17 @@ impl FdTable {
 
 impl Drop for FdTable {
     fn drop(&mut self) {
-        for seg in &mut self.segments {
-            for slot in seg.get_mut().into_iter().flat_map(|s| s.iter_mut()) {
-                let p = std::mem::replace(slot.get_mut(), ptr::null_mut());
-                if !p.is_null() {
-                    // SAFETY: the slot's own reference (see `insert`); no
-                    // reader can exist while the table is dropped.
-                    drop(unsafe { Arc::from_raw(p) });
-                }
+        let later = self.segments.iter_mut().flat_map(|s| s.get_mut());
+        for slot in self
+            .first
+            .iter_mut()
+            .chain(later.flat_map(|s| s.iter_mut()))
+        {
+            let p = std::mem::replace(slot.get_mut(), ptr::null_mut());
+            if !p.is_null() {
+                // SAFETY: the slot's own reference (see `insert`); no reader
+                // can exist while the table is dropped.
+                drop(unsafe { Arc::from_raw(p) });
             }
         }
     }

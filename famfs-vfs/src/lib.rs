@@ -233,12 +233,16 @@ impl Vfs {
     }
 
     /// Whether famfs may be mounted: a mount exists, or the mount table is
-    /// watched for one (if not, the shim does nothing).
+    /// watched for one (if not, the shim does nothing). Whether it is
+    /// watched never changes, and is asked first: it is a field of the view
+    /// itself, where the list of mounts is behind a pointer.
+    #[inline]
     pub fn is_active(&self) -> bool {
-        !self.mounts().is_empty() || self.mounts.watched()
+        self.mounts.watched() || !self.mounts().is_empty()
     }
 
     /// The mounts this view serves now.
+    #[inline]
     pub fn mounts(&self) -> &[Arc<Mount>] {
         self.mounts.list()
     }
@@ -354,6 +358,7 @@ impl Vfs {
 
     /// Whether `fd` is the shim's own template descriptor (which must stay
     /// open: the shim refuses to close it for the application).
+    #[inline]
     pub fn is_template(&self, fd: i32) -> bool {
         fd >= 0 && self.template.load(Ordering::Acquire) == fd
     }

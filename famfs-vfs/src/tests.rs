@@ -589,3 +589,30 @@ fn opens_of_one_file_share_its_bytes() {
     assert_ne!(ro1, rw, "a writable open maps the devices read-write");
     assert_eq!(rw, data_of(libc::O_RDWR));
 }
+
+#[test]
+fn descriptors_inside_and_past_the_first_segment() {
+    let f = fixture();
+    let of = f.open(&f.p("a.bin"), libc::O_RDONLY).unwrap();
+    let fds = crate::FdTable::default();
+    let numbers = [5, 63, 64, 700];
+    for fd in numbers {
+        assert!(!fds.contains(fd), "{fd} before");
+        fds.insert(fd, of.clone());
+    }
+    for fd in numbers {
+        assert!(fds.contains(fd), "{fd}");
+        assert_eq!(
+            fds.with(fd, |o| o.rel().to_owned()).as_deref(),
+            Some("a.bin")
+        );
+    }
+    let listed: Vec<i32> = fds.all().into_iter().map(|(fd, _)| fd).collect();
+    assert_eq!(listed, numbers);
+    fds.remove_range(60, 100);
+    let listed: Vec<i32> = fds.all().into_iter().map(|(fd, _)| fd).collect();
+    assert_eq!(listed, [5, 700]);
+    assert!(fds.discard(5));
+    assert!(!fds.discard(5));
+    assert!(!fds.contains(5) && !fds.contains(-1) && !fds.contains(i32::MAX));
+}

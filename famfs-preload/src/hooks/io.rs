@@ -94,7 +94,7 @@ fn fd_pwritev(of: &OpenFile, iov: &[iovec], off: i64) -> SysResult<ssize_t> {
 }
 
 interpose! {
-    fn read(fd: c_int, p: *mut c_void, n: size_t) -> ssize_t, real {
+    fn read(fd: c_int, p: *mut c_void, n: size_t) -> ssize_t, real, plain(shim::fd_is_plain(fd)) {
         with_fd_read(fd, -1, |of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as read(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
@@ -118,7 +118,7 @@ interpose! {
 }
 
 interpose! {
-    fn pread | pread64(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t, real {
+    fn pread | pread64(fd: c_int, p: *mut c_void, n: size_t, off: off_t) -> ssize_t, real, plain(shim::fd_is_plain(fd)) {
         with_fd_read(fd, -1, |of| {
             // SAFETY: `p` is valid for writes of `n` bytes, as pread(2) requires.
             let b = unsafe { buf_mut(p, n) }?;
@@ -172,7 +172,7 @@ interpose! {
 }
 
 interpose! {
-    fn write(fd: c_int, p: *const c_void, n: size_t) -> ssize_t, real {
+    fn write(fd: c_int, p: *const c_void, n: size_t) -> ssize_t, real, plain(shim::fd_is_plain(fd)) {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `p` is valid for reads of `n` bytes, as write(2) requires.
             let b = unsafe { buf(p, n) }?;
@@ -182,7 +182,7 @@ interpose! {
 }
 
 interpose! {
-    fn pwrite | pwrite64(fd: c_int, p: *const c_void, n: size_t, off: off_t) -> ssize_t, real {
+    fn pwrite | pwrite64(fd: c_int, p: *const c_void, n: size_t, off: off_t) -> ssize_t, real, plain(shim::fd_is_plain(fd)) {
         with_fd(fd, -1, |_, of| {
             // SAFETY: `p` is valid for reads of `n` bytes, as pwrite(2) requires.
             let b = unsafe { buf(p, n) }?;

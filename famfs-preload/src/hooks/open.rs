@@ -21,7 +21,9 @@ fn open_famfs(
 }
 
 interpose! {
-    fn open | open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int, real {
+    fn open | open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int, real,
+        // SAFETY: `path` is NULL or a C string, as open(2) requires.
+        plain(unsafe { CPath::new(path) }.is_plain(libc::AT_FDCWD)) {
         // SAFETY: `path` is NULL or a C string, as open(2) requires.
         let path = unsafe { CPath::new(path) };
         open_famfs(libc::AT_FDCWD, path, flags, |p| real(p, flags, mode))
@@ -29,7 +31,9 @@ interpose! {
 }
 
 interpose! {
-    fn openat | openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int, real {
+    fn openat | openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int, real,
+        // SAFETY: `path` is NULL or a C string, as open(2) requires.
+        plain(unsafe { CPath::new(path) }.is_plain(dirfd)) {
         // SAFETY: `path` is NULL or a C string, as open(2) requires.
         let path = unsafe { CPath::new(path) };
         open_famfs(dirfd, path, flags, |p| real(dirfd, p, flags, mode))
@@ -64,10 +68,7 @@ interpose! {
 }
 
 interpose! {
-    fn close(fd: c_int) -> c_int, real {
-        if shim::fd_is_plain(fd) && !shim::fd_is_template(fd) {
-            return real(fd);
-        }
+    fn close(fd: c_int) -> c_int, real, plain(shim::fd_is_plain(fd) && !shim::fd_is_template(fd)) {
         shim::hook(
             |vfs| {
                 if vfs.is_template(fd) {
