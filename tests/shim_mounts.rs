@@ -58,3 +58,85 @@ fn dotdot_out_of_a_mount_is_resolved_for_the_kernel() {
     assert!(lines[0].starts_with("directory "), "{}", out.describe());
     assert_eq!(lines[0], lines[1], "{up} is /: {}", out.describe());
 }
+
+/// Checks once, at each line on stdin, whether the path exists.
+const CHECKER: &str = r#"
+import os, sys
+p = sys.argv[1]
+for step in sys.stdin:
+    print(step.strip() + ":", os.path.exists(p), flush=True)
+"#;
+
+/// The lock file beside the host's mount table, whose first 8 bytes count
+/// the table's updates.
+fn lock_file(env: &Env) -> std::path::PathBuf {
+    env.mounts_file().with_extension("lock")
+}
+
+/// Once the table's updates are counted, a running process notices a
+/// mount at its very next path call, not after the 200 ms the clock
+/// would allow: the mount point's name is one no earlier mount has, so
+/// only the count sends the call into the shim.
+#[test]
+fn a_counted_mount_is_seen_at_the_next_call() {
+    let env = Env::new();
+    let first = env.mkfs_region("64m");
+    let second = env.path("second.img");
+    env.ok(&["mkfs", "--size", "64m", &second]);
+    env.ok(&["mount", first.to_str().unwrap(), &virtual_mountpoint()]);
+    let count = std::fs::read(lock_file(&env)).unwrap();
+    assert_eq!(count.len(), 8, "the update count is in the lock file");
+    let late = virtual_mountpoint().replace("/mnt", "/late");
+    let file = format!("{late}/f.bin");
+    let mut checker = env.shim_stepped("python3", &["-c", CHECKER, &file]);
+    checker.send("before");
+    assert_eq!(checker.line(), "before: False");
+    env.ok(&["mount", &second, &late]);
+    env.ok(&["creat", "-s", "4096", &file]);
+    checker.send("mounted");
+    assert_eq!(checker.line(), "mounted: True");
+    env.ok(&["umount", &late]);
+    checker.send("unmounted");
+    assert_eq!(checker.finish(), ["unmounted: False"]);
+}
+
+/// A lock file cut short under a running process (its mapped count gone:
+/// a real SIGBUS on the next load) costs the process nothing but the
+/// clock's delay: it carries on, and still sees the next mount.
+#[test]
+fn a_truncated_update_count_is_survived() {
+    let env = Env::new();
+    let dev = env.mkfs_region("64m");
+    let other = env.path("other.img");
+    env.ok(&["mkfs", "--size", "64m", &other]);
+    env.ok(&["mount", &other, &virtual_mountpoint()]);
+    let late = virtual_mountpoint().replace("/mnt", "/late");
+    let file = format!("{late}/f.bin");
+    let mut checker = env.shim_stepped("python3", &["-c", CHECKER, &file]);
+    checker.send("before");
+    assert_eq!(checker.line(), "before: False");
+    std::fs::File::options()
+        .write(true)
+        .open(lock_file(&env))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    checker.send("cut");
+    assert_eq!(checker.line(), "cut: False");
+    // The mount writes a fresh count; the clock's next look (200 ms) or
+    // the count, whichever comes first, shows it.
+    env.ok(&["mount", dev.to_str().unwrap(), &late]);
+    env.ok(&["creat", "-s", "4096", &file]);
+    let t0 = std::time::Instant::now();
+    loop {
+        checker.send("mounted");
+        if checker.line() == "mounted: True" {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 5, "the mount was never seen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.ok(&["umount", &late]);
+    checker.send("unmounted");
+    assert_eq!(checker.finish(), ["unmounted: False"]);
+}

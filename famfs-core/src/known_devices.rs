@@ -10,7 +10,7 @@
 //! that same uuid check.
 
 use crate::error::{Error, Result};
-use crate::mounts::MountTable;
+use crate::mounts::{lock_path, MountTable};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs;
 use std::io::Write;
@@ -52,7 +52,7 @@ pub fn remember(fs_uuid: Uuid, path: &Path) -> Result<()> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(MountTable::path().with_extension("lock"))
+        .open(lock_path(&MountTable::path()))
         .map_err(|e| ctx("locking", e))?;
     let _lock = Flock::lock(lock, FlockArg::LockExclusive)
         .map_err(|(_, e)| ctx("locking", std::io::Error::from(e)))?;

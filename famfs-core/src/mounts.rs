@@ -12,12 +12,21 @@
 //! OPTIONS is `-` or comma-separated `key=value` pairs. Lines starting with
 //! `#` are comments. Updates take an exclusive lock on `FILE.lock` and
 //! replace the file by rename, so readers never see half a table.
+//!
+//! The lock file also counts the updates: its first eight bytes are a
+//! little-endian number that every update adds one to once the new table
+//! is in place ([`update_count`]); a lock file without a count (new, or cut
+//! short) starts from the clock's nanoseconds, so a count that was lost
+//! never comes back to a value a reader saw. A process that maps the lock
+//! file learns that the table changed with one load from memory, with no
+//! system call and no clock: the shim asks this on every path call.
 
 use crate::error::{Error, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -265,20 +274,22 @@ impl MountTable {
     }
 
     /// Loads the table at `path` under its lock, lets `f` change it, and
-    /// writes it back atomically; nothing is written if `f` fails.
+    /// writes it back atomically; nothing is written if `f` fails. Once the
+    /// new table is in place, the update count in the lock file goes up by
+    /// one (an error doing that is returned, though the table was changed).
     pub fn update_at<T>(path: &Path, f: impl FnOnce(&mut MountTable) -> Result<T>) -> Result<T> {
         let ctx = |what: &str, e| Error::io(format!("{what} mount table {}", path.display()), e);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| ctx("creating the directory of", e))?;
         }
-        let lock_path = path.with_extension("lock");
         let lock_file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
-            .open(&lock_path)
+            .open(lock_path(path))
             .map_err(|e| ctx("locking", e))?;
-        let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+        let lock = Flock::lock(lock_file, FlockArg::LockExclusive)
             .map_err(|(_, e)| ctx("locking", std::io::Error::from(e)))?;
         let mut table = Self::load_from(path)?;
         let out = f(&mut table)?;
@@ -288,6 +299,10 @@ impl MountTable {
             .and_then(|()| file.sync_all())
             .map_err(|e| ctx("writing", e))?;
         fs::rename(&tmp, path).map_err(|e| ctx("replacing", e))?;
+        let count = update_count(&lock).map_err(|e| ctx("counting the update of", e))?;
+        let next = count.map_or_else(fresh_count, |c| c.wrapping_add(1));
+        lock.write_all_at(&next.to_le_bytes(), 0)
+            .map_err(|e| ctx("counting the update of", e))?;
         Ok(out)
     }
 
@@ -295,6 +310,33 @@ impl MountTable {
     pub fn update<T>(f: impl FnOnce(&mut MountTable) -> Result<T>) -> Result<T> {
         Self::update_at(&Self::path(), f)
     }
+}
+
+/// The lock file of the mount table at `table`: `mounts` -> `mounts.lock`.
+pub fn lock_path(table: &Path) -> PathBuf {
+    table.with_extension("lock")
+}
+
+/// The update count held in the (open) lock file; None before the first
+/// update that counted, or if the file was cut short.
+pub fn update_count(lock: &fs::File) -> std::io::Result<Option<u64>> {
+    let mut b = [0u8; 8];
+    let mut got = 0;
+    while got < b.len() {
+        match lock.read_at(&mut b[got..], got as u64)? {
+            0 => return Ok(None),
+            n => got += n,
+        }
+    }
+    Ok(Some(u64::from_le_bytes(b)))
+}
+
+/// Where a count starts: the clock's nanoseconds, never a value an earlier
+/// count of this file reached in practice.
+fn fresh_count() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 /// Of `mounts`, the one whose mount point (`mountpoint_of`, absolute and
@@ -396,6 +438,36 @@ mod tests {
             MountTable::load_from(&dir.path().join("none")).unwrap(),
             MountTable::default()
         );
+    }
+
+    #[test]
+    fn every_update_that_lands_is_counted_in_the_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mounts");
+        let count = || update_count(&fs::File::open(lock_path(&p)).unwrap()).unwrap();
+        // A lock file from before counting (empty) has no count.
+        fs::write(lock_path(&p), b"").unwrap();
+        assert_eq!(count(), None);
+        MountTable::update_at(&p, |t| t.add(entry("/m", "/d", 1))).unwrap();
+        let first = count().expect("counted");
+        MountTable::update_at(&p, |t| t.remove(Path::new("/m")).map(drop)).unwrap();
+        assert_eq!(count(), Some(first + 1));
+        // A refused update writes nothing, so it is not counted.
+        let r: Result<()> = MountTable::update_at(&p, |_| Err(Error::Mount("no".into())));
+        assert!(r.is_err());
+        assert_eq!(count(), Some(first + 1));
+        assert_eq!(fs::read(lock_path(&p)).unwrap().len(), 8);
+        // A count cut short starts again from the clock, not from where a
+        // reader may have seen it.
+        fs::File::options()
+            .write(true)
+            .open(lock_path(&p))
+            .unwrap()
+            .set_len(3)
+            .unwrap();
+        assert_eq!(count(), None);
+        MountTable::update_at(&p, |t| t.add(entry("/m", "/d", 1))).unwrap();
+        assert!(count().unwrap() > first + 1);
     }
 
     #[test]

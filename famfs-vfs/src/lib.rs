@@ -19,6 +19,7 @@ mod inherit;
 mod loadable;
 mod mapping;
 mod mount;
+mod mount_names;
 mod names;
 mod recycle;
 mod resolve;

@@ -57,38 +57,6 @@ impl FamfsPath<'_> {
 
 pub use famfs_core::path::normalize_bytes as normalize;
 
-/// Where byte `b` first occurs in `hay`: libc's vectorised memchr, since
-/// this scan runs on every path the shim sees.
-fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
-    // SAFETY: the pointer and length describe `hay`; memchr reads no
-    // further and returns a pointer into it or null.
-    let p = unsafe { libc::memchr(hay.as_ptr().cast(), i32::from(b), hay.len()) };
-    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
-}
-
-/// Whether `needle` occurs in `hay`: compares only where the first byte
-/// matches, found by [`find_byte`] (a compare at every position cost about
-/// 25 instructions per byte of path; glibc's memmem, more than this).
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return false;
-    };
-    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
-        return false;
-    };
-    let mut from = 0;
-    while let Some(i) = find_byte(&hay[from..=last_start], first) {
-        let at = from + i;
-        // A byte loop: a candidate usually fails on its first byte, where
-        // a memcmp call would cost more than the comparison.
-        if hay[at + 1..at + needle.len()].iter().eq(rest) {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
-}
-
 /// Whether absolute `path` is already normal: no empty, `.` or `..`
 /// component, no trailing slash (so [`normalize`] would return it as is).
 fn is_normal(path: &[u8]) -> bool {
@@ -138,17 +106,6 @@ fn ends_as_dir(path: &[u8]) -> bool {
 }
 
 impl Vfs {
-    /// Whether `path` might reach into a mount from outside one.
-    /// Paths under a mount point, the common famfs case, are answered by
-    /// a prefix compare before the search for the mount's name.
-    fn may_name_a_mount(&self, path: &[u8]) -> bool {
-        self.mounts().iter().any(|m| {
-            let mp = m.mountpoint.as_bytes();
-            path.len() > mp.len() && path[mp.len()] == b'/' && path.starts_with(mp)
-                || contains(path, m.name.as_bytes())
-        })
-    }
-
     /// True when `path` (relative to `dirfd`) certainly does not lead into
     /// famfs: the check the shim makes before anything else, with no lock,
     /// allocation or system call. False means "resolve it".
@@ -159,13 +116,13 @@ impl Vfs {
         if self.mounts.due() {
             return false;
         }
-        if self.mounts().is_empty() {
-            return true;
-        }
-        if self.may_name_a_mount(path) {
+        // With no mounts, no name is named, and relative paths are tested
+        // below as any other (a famfs directory descriptor may outlive
+        // its mount).
+        if self.mounts.may_be_named(path) {
             return false;
         }
-        match path.first() {
+        match path.first().copied() {
             None | Some(b'/') => true,
             Some(_) if dirfd == libc::AT_FDCWD => {
                 !self.cwd_in_famfs.load(std::sync::atomic::Ordering::Acquire)
@@ -309,7 +266,7 @@ impl Vfs {
 
 #[cfg(test)]
 mod tests {
-    use super::{contains, is_normal, normal_ascii_rel, normalize};
+    use super::{is_normal, normal_ascii_rel, normalize};
 
     #[test]
     fn normal_relative_paths() {
@@ -320,36 +277,6 @@ mod tests {
             "/", "a/", "a//b", ".", "..", "a/.", "a/..", "./a", "../a", "a/./b", "é",
         ] {
             assert_eq!(normal_ascii_rel(bad.as_bytes()), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn contains_agrees_with_a_window_search() {
-        let hays = [
-            "",
-            "f",
-            "famfs",
-            "/mnt/famfs/x",
-            "/a/ffamfs",
-            "aaab",
-            "/famfs-bench/c4096",
-        ];
-        let needles = [
-            "",
-            "f",
-            "famfs",
-            "aab",
-            "ab",
-            "famfs-bench",
-            "x",
-            "/mnt/famfs/x/y",
-        ];
-        for hay in hays {
-            for needle in needles {
-                let (h, n) = (hay.as_bytes(), needle.as_bytes());
-                let want = !n.is_empty() && h.windows(n.len()).any(|w| w == n);
-                assert_eq!(contains(h, n), want, "{needle:?} in {hay:?}");
-            }
         }
     }
 

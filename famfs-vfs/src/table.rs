@@ -2,20 +2,28 @@
 //! a watch on the table file so that a mount added or removed after the
 //! process started is seen on its next path call.
 //!
-//! The cost stays off the common path: a path call reads the coarse
-//! monotonic clock (a vDSO load, no system call) and only when
-//! [`CHECK_EVERY_MS`] have passed since the last look is the path
-//! resolved inside the shim, where one `stat` of the table file tells
+//! The cost stays off the common path. `famfs mount` and `umount` count
+//! each update of the table in its lock file (see
+//! [`famfs_core::mounts`]), which the process maps read-only: a path call
+//! compares that count with the one it last read the table at, one load
+//! from memory. Before the lock file holds a count (no update yet on this
+//! host), a path call reads the coarse monotonic clock instead (a vDSO
+//! call) and looks at the table every [`CHECK_EVERY_MS`]. Either way the
+//! look happens inside the shim, where one `stat` of the table file tells
 //! whether it changed (inode, size, modification time) and only a change
-//! re-reads it. A list, once published, is never freed (tables change
+//! re-reads it. Calls that the shim resolves anyway also look every
+//! [`CHECK_EVERY_MS`], so a table edited by other means is noticed at the
+//! next famfs call. A list, once published, is never freed (tables change
 //! rarely; each list is a few hundred bytes), so a path resolved against
 //! an older list stays valid, and mounts that stay in the table keep their
 //! state (open devices, replayed log, known nodes).
 
 use super::mount::Mount;
-use famfs_core::mounts::{MountEntry, MountTable};
+use super::mount_names::{names, NameLine};
+use famfs_core::memerr;
+use famfs_core::mounts::{lock_path, MountEntry, MountTable};
 use parking_lot::Mutex;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -29,15 +37,90 @@ type Stamp = Option<(u64, i64, i64, i64)>;
 /// The mounts of a process, and where they come from.
 pub(crate) struct MountSet {
     list: AtomicPtr<Vec<Arc<Mount>>>,
+    /// The current list's mount names, for [`MountSet::may_be_named`].
+    names: NameLine,
     watch: Option<Watch>,
 }
 
 struct Watch {
     path: PathBuf,
+    /// The update count in the table's lock file, mapped; null until the
+    /// lock file holds one.
+    count: AtomicPtr<u64>,
+    /// The inode of the lock file `count` maps (0 for none).
+    count_ino: AtomicU64,
+    /// The update count when the table was last read.
+    seen: AtomicU64,
     /// Coarse monotonic milliseconds at which to look again.
     next_check: AtomicU64,
     /// The table file as last read (and a lock so one thread re-reads).
     stamp: Mutex<Stamp>,
+}
+
+impl Watch {
+    /// The table's update count, if it is mapped and readable.
+    #[inline]
+    fn count(&self) -> Option<u64> {
+        let p = self.count.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` is the page-aligned start of a read-only mapping of
+        // at least 8 bytes that is never unmapped (`map_count`); other
+        // processes write it, so it is read by one recoverable load, never
+        // through a reference. A page gone (the file truncated) is a
+        // SIGBUS the handler `map_count` installed turns into an error.
+        unsafe { memerr::load_u64(p) }.ok()
+    }
+
+    /// Whether the table may have changed since it was last read.
+    #[inline]
+    fn due(&self) -> bool {
+        match self.count() {
+            Some(c) => c != self.seen.load(Ordering::Relaxed),
+            None => coarse_ms() >= self.next_check.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Maps the update count of the table at `table` (the first 8 bytes of its
+/// lock file) for the life of the process, with the lock file's inode;
+/// None if there is no count yet or it cannot be mapped, and the clock
+/// stands in.
+fn map_count(table: &Path) -> Option<(*mut u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let f = std::fs::File::open(lock_path(table)).ok()?;
+    let meta = f.metadata().ok()?;
+    if meta.len() < 8 {
+        return None;
+    }
+    memerr::install().ok()?;
+    // SAFETY: a read-only shared mapping of a file other processes write;
+    // it is read only through `Watch::count` (see there).
+    let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+    let p = map.as_ptr().cast::<u64>().cast_mut();
+    // Kept for the life of the process: another thread may be reading it.
+    std::mem::forget(map);
+    Some((p, meta.ino()))
+}
+
+impl Watch {
+    /// Maps the count if none is mapped yet, or maps it anew if the lock
+    /// file was replaced (removed and made again: a new inode). Called
+    /// under the stamp lock.
+    fn follow_count(&self) {
+        use std::os::unix::fs::MetadataExt;
+        if !self.count.load(Ordering::Acquire).is_null() {
+            let now = std::fs::metadata(lock_path(&self.path)).map(|m| m.ino());
+            if now.map_or(true, |i| i == self.count_ino.load(Ordering::Relaxed)) {
+                return;
+            }
+        }
+        if let Some((p, ino)) = map_count(&self.path) {
+            self.count_ino.store(ino, Ordering::Relaxed);
+            self.count.store(p, Ordering::Release);
+        }
+    }
 }
 
 fn coarse_ms() -> u64 {
@@ -73,33 +156,46 @@ fn stamp_of(path: &std::path::Path) -> Stamp {
     Some((st.st_ino, st.st_size, st.st_mtime, st.st_mtime_nsec))
 }
 
-fn publish(mounts: Vec<Arc<Mount>>) -> *mut Vec<Arc<Mount>> {
-    Box::into_raw(Box::new(mounts))
-}
-
 impl MountSet {
+    fn new(watch: Option<Watch>) -> MountSet {
+        MountSet {
+            list: AtomicPtr::new(Box::into_raw(Box::default())),
+            names: NameLine::default(),
+            watch,
+        }
+    }
+
+    /// Makes `mounts` the current list (one writer at a time).
+    fn publish(&self, mounts: Vec<Arc<Mount>>) {
+        self.names.store(mounts.iter().map(|m| m.name.as_bytes()));
+        self.list
+            .store(Box::into_raw(Box::new(mounts)), Ordering::Release);
+    }
+
     /// Exactly `mounts`, never re-read (tests, and front ends that know
     /// their mounts).
     pub fn fixed(mounts: Vec<Arc<Mount>>) -> MountSet {
-        MountSet {
-            list: AtomicPtr::new(publish(mounts)),
-            watch: None,
-        }
+        let set = MountSet::new(None);
+        set.publish(mounts);
+        set
     }
 
     /// The mounts of the host's table (`FAMFS_MOUNTS`), watched for
     /// changes. A missing or unreadable table is an empty list.
     pub fn from_table() -> MountSet {
-        let path = MountTable::path();
-        let stamp = stamp_of(&path);
-        let set = MountSet {
-            list: AtomicPtr::new(publish(Vec::new())),
-            watch: Some(Watch {
-                path,
-                next_check: AtomicU64::new(coarse_ms() + CHECK_EVERY_MS),
-                stamp: Mutex::new(stamp),
-            }),
+        let w = Watch {
+            path: MountTable::path(),
+            count: AtomicPtr::new(std::ptr::null_mut()),
+            count_ino: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
+            next_check: AtomicU64::new(coarse_ms() + CHECK_EVERY_MS),
+            stamp: Mutex::new(None),
         };
+        w.follow_count();
+        // The count before the table: an update in between is seen next.
+        w.seen.store(w.count().unwrap_or(0), Ordering::Relaxed);
+        *w.stamp.lock() = stamp_of(&w.path);
+        let set = MountSet::new(Some(w));
         set.reload();
         set
     }
@@ -112,35 +208,60 @@ impl MountSet {
         unsafe { &*self.list.load(Ordering::Acquire) }
     }
 
+    /// Whether `path` names one of the mounts, as any path that reaches
+    /// into a mount from outside it must (a path under a mount point
+    /// names that mount too).
+    #[inline]
+    pub fn may_be_named(&self, path: &[u8]) -> bool {
+        self.names
+            .named_in(path)
+            .unwrap_or_else(|| self.list().iter().any(|m| names(path, m.name.as_bytes())))
+    }
+
     /// Whether the list may change: the table is watched.
+    #[inline]
     pub fn watched(&self) -> bool {
         self.watch.is_some()
     }
 
-    /// Whether it is time to look at the table file again (a clock read).
+    /// Whether the table may have changed since it was last read: its
+    /// update count moved, or (before there is one) the clock says it is
+    /// time to look.
     #[inline]
     pub fn due(&self) -> bool {
-        self.watch
-            .as_ref()
-            .is_some_and(|w| coarse_ms() >= w.next_check.load(Ordering::Relaxed))
+        self.watch.as_ref().is_some_and(Watch::due)
     }
 
-    /// Looks at the table file if it is time, and re-reads it if it
-    /// changed. Returns whether the list changed.
+    /// Looks at the table file if its update count moved or
+    /// [`CHECK_EVERY_MS`] have passed, and re-reads it if it changed.
+    /// Returns whether it was re-read.
     pub fn refresh_if_due(&self) -> bool {
         let Some(w) = &self.watch else {
             return false;
         };
+        let counted = w
+            .count()
+            .is_some_and(|c| c != w.seen.load(Ordering::Relaxed));
         let now = coarse_ms();
-        if now < w.next_check.load(Ordering::Relaxed) {
+        let timed = now >= w.next_check.load(Ordering::Relaxed);
+        if !counted && !timed {
             return false;
         }
-        w.next_check.store(now + CHECK_EVERY_MS, Ordering::Relaxed);
+        if timed {
+            w.next_check.store(now + CHECK_EVERY_MS, Ordering::Relaxed);
+        }
         let Some(mut stamp) = w.stamp.try_lock() else {
             return false;
         };
+        if timed {
+            w.follow_count();
+        }
+        // The count before the table: an update in between is seen next.
+        if let Some(c) = w.count() {
+            w.seen.store(c, Ordering::Relaxed);
+        }
         let now_stamp = stamp_of(&w.path);
-        if now_stamp == *stamp {
+        if now_stamp == *stamp && !counted {
             return false;
         }
         *stamp = now_stamp;
@@ -176,7 +297,7 @@ impl MountSet {
             mounts.len() != old.len() || mounts.iter().zip(old).any(|(a, b)| !Arc::ptr_eq(a, b));
         if changed {
             tracing::debug!(mounts = mounts.len(), "famfs mount table changed");
-            self.list.store(publish(mounts), Ordering::Release);
+            self.publish(mounts);
         }
     }
 }
