@@ -154,7 +154,7 @@ macro_rules! interpose {
             /// # Safety
             /// As for the exported function.
             #[inline(never)]
-            unsafe fn served($($arg: $ty),*) -> $ret {
+            unsafe extern "C" fn served($($arg: $ty),*) -> $ret {
                 let fail: $ret = $crate::interpose::interpose!(@fail $ret $(, $fail)?);
                 #[allow(unused_variables)]
                 let $real = move |$($arg: $ty),*| -> $ret {
