@@ -116,14 +116,14 @@ impl Vfs {
         if self.mounts.due() {
             return false;
         }
-        // With no mounts, no name is named, and relative paths are tested
-        // below as any other (a famfs directory descriptor may outlive
-        // its mount).
         if self.mounts.may_be_named(path) {
             return false;
         }
         match path.first().copied() {
             None | Some(b'/') => true,
+            // With no mount, nothing is famfs (asked only here: an absolute
+            // path, the common case, needs no more loads than the names').
+            Some(_) if self.mounts().is_empty() => true,
             Some(_) if dirfd == libc::AT_FDCWD => {
                 !self.cwd_in_famfs.load(std::sync::atomic::Ordering::Acquire)
             }
