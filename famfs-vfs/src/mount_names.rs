@@ -92,11 +92,37 @@ impl NameLine {
         })
     }
 
+    /// True when the line holds one name and `path` cannot hold it: too
+    /// short, or without the name's first byte where it could start. The
+    /// common case (one mount, a path elsewhere) then reads two words of
+    /// the line, not all of it.
+    #[inline]
+    fn one_name_absent(&self, path: &[u8]) -> bool {
+        let seq = self.seq.load(Ordering::Acquire);
+        let meta = self.meta.load(Ordering::Relaxed).to_le_bytes();
+        let first = self.words[0].load(Ordering::Relaxed).to_le_bytes()[0];
+        fence(Ordering::Acquire);
+        if seq % 2 == 1 || self.seq.load(Ordering::Relaxed) != seq || meta[0] != 1 {
+            return false;
+        }
+        let len = usize::from(meta[1]);
+        if len == 0 {
+            return false;
+        }
+        match path.len().checked_sub(len) {
+            None => true,
+            Some(last) => find_byte(path.get(..=last).unwrap_or_default(), first).is_none(),
+        }
+    }
+
     /// Whether `path` names one of the names: Some(answer), or None when
     /// the line cannot tell (names that did not fit, or a store under way)
     /// and the caller must ask each mount.
     #[inline]
     pub fn named_in(&self, path: &[u8]) -> Option<bool> {
+        if self.one_name_absent(path) {
+            return Some(false);
+        }
         let n = self.read().filter(|n| n.count != TOO_MANY)?;
         let ends = n.ends.get(..usize::from(n.count)).unwrap_or_default();
         let mut start = 0;
@@ -196,6 +222,16 @@ mod tests {
     #[test]
     fn a_line_answers_for_the_names_that_fit_and_only_those() {
         let line = NameLine::default();
+        line.store([&b"famfs"[..]].into_iter());
+        assert_eq!(line.named_in(b"/mnt/famfs/x"), Some(true));
+        assert_eq!(line.named_in(b"famfs"), Some(true));
+        assert_eq!(line.named_in(b"/etc/passwd"), Some(false));
+        assert_eq!(line.named_in(b"/fam"), Some(false), "shorter than the name");
+        assert_eq!(
+            line.named_in(b"/a/fffamf/famf"),
+            Some(false),
+            "first bytes only"
+        );
         line.store([&b"famfs"[..], b"cxl"].into_iter());
         assert_eq!(line.named_in(b"/mnt/famfs/x"), Some(true));
         assert_eq!(line.named_in(b"/srv/cxl"), Some(true));
