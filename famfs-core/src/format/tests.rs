@@ -400,8 +400,11 @@ fn arb_extent() -> impl Strategy<Value = Extent> {
     })
 }
 
+/// A relative path a log entry can hold: at most 79 bytes (19 + 3 x 20;
+/// components of up to 20 bytes made 83, which the encoder rightly
+/// refuses, so the round trip failed for the rare longest draws).
 fn arb_path() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9_.-]{1,20}(/[a-zA-Z0-9_.-]{1,20}){0,3}"
+    "[a-zA-Z0-9_.-]{1,19}(/[a-zA-Z0-9_.-]{1,19}){0,3}"
 }
 
 fn arb_entry() -> impl Strategy<Value = LogEntry> {
