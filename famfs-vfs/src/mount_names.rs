@@ -70,19 +70,26 @@ impl NameLine {
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
+    /// What `load` reads of the line (with relaxed loads), if no store ran
+    /// meanwhile: the sequence lock's one reading rule, for every reader.
+    #[inline]
+    fn consistent<T>(&self, load: impl FnOnce() -> T) -> Option<T> {
+        let seq = self.seq.load(Ordering::Acquire);
+        let v = load();
+        fence(Ordering::Acquire);
+        (seq % 2 == 0 && self.seq.load(Ordering::Relaxed) == seq).then_some(v)
+    }
+
     /// The names as last stored, or None while they are being stored.
     #[inline]
     fn read(&self) -> Option<Names> {
-        let seq = self.seq.load(Ordering::Acquire);
-        let meta = self.meta.load(Ordering::Relaxed).to_le_bytes();
-        let mut bytes = [0u8; BYTES];
-        for (chunk, w) in bytes.chunks_exact_mut(8).zip(&self.words) {
-            chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-        }
-        fence(Ordering::Acquire);
-        if seq % 2 == 1 || self.seq.load(Ordering::Relaxed) != seq {
-            return None;
-        }
+        let (meta, bytes) = self.consistent(|| {
+            let mut bytes = [0u8; BYTES];
+            for (chunk, w) in bytes.chunks_exact_mut(8).zip(&self.words) {
+                chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+            (self.meta.load(Ordering::Relaxed).to_le_bytes(), bytes)
+        })?;
         let mut ends = [0u8; NAMES];
         ends.copy_from_slice(&meta[1..=NAMES]);
         Some(Names {
@@ -98,11 +105,13 @@ impl NameLine {
     /// the line, not all of it.
     #[inline]
     fn one_name_absent(&self, path: &[u8]) -> bool {
-        let seq = self.seq.load(Ordering::Acquire);
-        let meta = self.meta.load(Ordering::Relaxed).to_le_bytes();
-        let first = self.words[0].load(Ordering::Relaxed).to_le_bytes()[0];
-        fence(Ordering::Acquire);
-        if seq % 2 == 1 || self.seq.load(Ordering::Relaxed) != seq || meta[0] != 1 {
+        let Some((meta, first)) = self.consistent(|| {
+            let meta = self.meta.load(Ordering::Relaxed).to_le_bytes();
+            (meta, self.words[0].load(Ordering::Relaxed).to_le_bytes()[0])
+        }) else {
+            return false;
+        };
+        if meta[0] != 1 {
             return false;
         }
         let len = usize::from(meta[1]);
