@@ -77,7 +77,7 @@ impl Watch {
     #[inline]
     fn due(&self) -> bool {
         match self.count() {
-            Some(c) => c != self.seen.load(Ordering::Relaxed),
+            Some(c) => c != self.seen.load(Ordering::Acquire),
             None => coarse_ms() >= self.next_check.load(Ordering::Relaxed),
         }
     }
@@ -183,8 +183,13 @@ impl MountSet {
     /// The mounts of the host's table (`FAMFS_MOUNTS`), watched for
     /// changes. A missing or unreadable table is an empty list.
     pub fn from_table() -> MountSet {
+        MountSet::watching(MountTable::path())
+    }
+
+    /// The mounts of the table at `path`, watched for changes.
+    fn watching(path: PathBuf) -> MountSet {
         let w = Watch {
-            path: MountTable::path(),
+            path,
             count: AtomicPtr::new(std::ptr::null_mut()),
             count_ino: AtomicU64::new(0),
             seen: AtomicU64::new(0),
@@ -235,13 +240,19 @@ impl MountSet {
     /// Looks at the table file if its update count moved or
     /// [`CHECK_EVERY_MS`] have passed, and re-reads it if it changed.
     /// Returns whether it was re-read.
+    ///
+    /// A moved count promises the caller the new table, so a thread that
+    /// finds another one re-reading waits for it; a timed look promises
+    /// nothing and never waits. `seen` moves only once the table read at
+    /// that count is published: a thread that finds the count equal to
+    /// `seen` may use the current list.
     pub fn refresh_if_due(&self) -> bool {
         let Some(w) = &self.watch else {
             return false;
         };
         let counted = w
             .count()
-            .is_some_and(|c| c != w.seen.load(Ordering::Relaxed));
+            .is_some_and(|c| c != w.seen.load(Ordering::Acquire));
         let now = coarse_ms();
         let timed = now >= w.next_check.load(Ordering::Relaxed);
         if !counted && !timed {
@@ -250,23 +261,33 @@ impl MountSet {
         if timed {
             w.next_check.store(now + CHECK_EVERY_MS, Ordering::Relaxed);
         }
-        let Some(mut stamp) = w.stamp.try_lock() else {
-            return false;
+        let mut stamp = if counted {
+            w.stamp.lock()
+        } else {
+            match w.stamp.try_lock() {
+                Some(s) => s,
+                None => return false,
+            }
         };
         if timed {
             w.follow_count();
         }
         // The count before the table: an update in between is seen next.
-        if let Some(c) = w.count() {
-            w.seen.store(c, Ordering::Relaxed);
+        let count = w.count();
+        let moved = count.is_some_and(|c| c != w.seen.load(Ordering::Acquire));
+        if !moved && !timed {
+            // Another thread published this count while we waited.
+            return false;
         }
         let now_stamp = stamp_of(&w.path);
-        if now_stamp == *stamp && !counted {
+        if now_stamp == *stamp && !moved {
             return false;
         }
         *stamp = now_stamp;
-        drop(stamp);
         self.reload();
+        if let Some(c) = count {
+            w.seen.store(c, Ordering::Release);
+        }
         true
     }
 
@@ -305,5 +326,75 @@ impl MountSet {
 impl std::fmt::Debug for MountSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.list()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn entry(i: u64) -> MountEntry {
+        MountEntry {
+            mountpoint: format!("/famfs-{i}").into(),
+            device: format!("/dev/dax-none{i}").into(),
+            fs_uuid: uuid::Uuid::from_u64_pair(0, i),
+            mount_time: 0,
+            options: Vec::new(),
+        }
+    }
+
+    /// Every thread whose call starts after a counted update returns sees
+    /// the new table, even while other threads are re-reading it: a call
+    /// that finds the count moved waits for the thread already re-reading
+    /// instead of going on with the old list.
+    #[test]
+    fn every_call_after_a_counted_update_sees_it() {
+        const ROUNDS: u64 = 150;
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("mounts");
+        let add = |i: u64| MountTable::update_at(&table, |t| t.add(entry(i))).unwrap();
+        add(ROUNDS);
+        let set = MountSet::watching(table.clone());
+        assert_eq!(set.list().len(), 1);
+        // Updates that have returned.
+        let landed = AtomicU64::new(0);
+        let stop = AtomicBool::new(false);
+        let stale = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Acquire) {
+                        let promised = landed.load(Ordering::Acquire);
+                        // What a path call does before it uses the list.
+                        if set.due() {
+                            set.refresh_if_due();
+                        }
+                        if (set.list().len() as u64) < 1 + promised {
+                            stale.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            // The readers stop even if an update panics.
+            struct Stop<'a>(&'a AtomicBool);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Release);
+                }
+            }
+            let _stop = Stop(&stop);
+            for i in 0..ROUNDS {
+                add(i);
+                landed.fetch_add(1, Ordering::Release);
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        });
+        assert_eq!(set.list().len() as u64, 1 + ROUNDS);
+        assert_eq!(
+            stale.load(Ordering::Relaxed),
+            0,
+            "calls that saw an old table"
+        );
     }
 }
