@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod fork_gate;
 pub mod hooks;
 pub mod interpose;
 pub mod shim;
@@ -18,8 +19,10 @@ pub mod shim;
 /// when a standard stream is an inherited famfs descriptor (an `O_PATH`
 /// placeholder), which stdio must be given before the program touches it;
 /// otherwise nothing is read, mapped or allocated until the first hooked
-/// call (three `fcntl`s are the whole cost of loading).
+/// call (three `fcntl`s and registering the fork handlers of
+/// [`fork_gate`] are the whole cost of loading).
 extern "C" fn at_load() {
+    fork_gate::install();
     let inherited = (0..=2).any(|fd: libc::c_int| {
         // The system call itself: `fcntl` in this library is the hook,
         // which would bring the shim up.

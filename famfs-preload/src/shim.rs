@@ -9,6 +9,7 @@
 //! application instead of unwinding into C or falling back to the real
 //! function with a famfs descriptor.
 
+use crate::fork_gate::Busy;
 use famfs_vfs::{SysResult, Vfs};
 use nix::errno::Errno;
 use std::cell::Cell;
@@ -61,11 +62,18 @@ pub fn path_is_plain(dirfd: libc::c_int, path: &[u8]) -> bool {
     VFS.get().is_some_and(|v| v.path_is_plain(dirfd, path))
 }
 
+/// Whether this thread is running shim code now.
+pub fn is_inside() -> bool {
+    INSIDE.with(Cell::get)
+}
+
 /// Proof that this thread is inside the shim; leaving clears the flag.
 pub struct Inside {
     /// The process-wide file system view.
     pub vfs: &'static Vfs,
     errno: i32,
+    /// Keeps a fork waiting until this thread has left.
+    _busy: Busy,
 }
 
 impl Drop for Inside {
@@ -118,6 +126,7 @@ pub fn enter() -> Option<Inside> {
         return None;
     }
     let saved = errno();
+    let busy = Busy::enter();
     let vfs = match catch_unwind(|| VFS.get_or_init(init)) {
         Ok(v) => v,
         Err(_) => {
@@ -130,7 +139,11 @@ pub fn enter() -> Option<Inside> {
         set_errno(saved);
         return None;
     }
-    Some(Inside { vfs, errno: saved })
+    Some(Inside {
+        vfs,
+        errno: saved,
+        _busy: busy,
+    })
 }
 
 /// What a hook decided.
