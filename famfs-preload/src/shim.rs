@@ -1,5 +1,6 @@
-//! Entering the shim: the process-wide [`Vfs`], the re-entrancy guard and
-//! the conversion of results into C's `-1` + `errno`.
+//! Entering the shim: the process-wide [`Vfs`], the re-entrancy guard (the
+//! per-thread flag of [`fork_gate`]) and the conversion of results into
+//! C's `-1` + `errno`.
 //!
 //! A hook asks [`enter`] for the Vfs. It gets none, and must call the real
 //! function, when the shim is not active (no famfs mounted) or when the
@@ -9,17 +10,11 @@
 //! application instead of unwinding into C or falling back to the real
 //! function with a famfs descriptor.
 
-use crate::fork_gate::Busy;
+use crate::fork_gate::{self, Entered};
 use famfs_vfs::{SysResult, Vfs};
 use nix::errno::Errno;
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
-
-thread_local! {
-    /// Set while this thread runs shim code.
-    static INSIDE: Cell<bool> = const { Cell::new(false) };
-}
 
 static VFS: OnceLock<Vfs> = OnceLock::new();
 
@@ -62,24 +57,13 @@ pub fn path_is_plain(dirfd: libc::c_int, path: &[u8]) -> bool {
     VFS.get().is_some_and(|v| v.path_is_plain(dirfd, path))
 }
 
-/// Whether this thread is running shim code now.
-pub fn is_inside() -> bool {
-    INSIDE.with(Cell::get)
-}
-
 /// Proof that this thread is inside the shim; leaving clears the flag.
 pub struct Inside {
     /// The process-wide file system view.
     pub vfs: &'static Vfs,
     errno: i32,
-    /// Keeps a fork waiting until this thread has left.
-    _busy: Busy,
-}
-
-impl Drop for Inside {
-    fn drop(&mut self) {
-        INSIDE.with(|c| c.set(false));
-    }
+    /// This thread's mark: re-entrancy guard, and what a fork waits for.
+    _entered: Entered,
 }
 
 fn errno() -> i32 {
@@ -122,27 +106,17 @@ fn init() -> Vfs {
 /// Enters the shim, or returns None when the caller must go to libc.
 #[inline]
 pub fn enter() -> Option<Inside> {
-    if INSIDE.with(|c| c.replace(true)) {
-        return None;
-    }
+    let entered = fork_gate::enter()?;
     let saved = errno();
-    let busy = Busy::enter();
-    let vfs = match catch_unwind(|| VFS.get_or_init(init)) {
-        Ok(v) => v,
-        Err(_) => {
-            INSIDE.with(|c| c.set(false));
-            return None;
-        }
-    };
+    let vfs = catch_unwind(|| VFS.get_or_init(init)).ok()?;
     if !vfs.is_active() {
-        INSIDE.with(|c| c.set(false));
         set_errno(saved);
         return None;
     }
     Some(Inside {
         vfs,
         errno: saved,
-        _busy: busy,
+        _entered: entered,
     })
 }
 
