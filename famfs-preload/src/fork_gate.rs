@@ -99,6 +99,9 @@ struct GiveBack(Cell<u16>);
 
 impl Drop for GiveBack {
     fn drop(&mut self) {
+        // Destructors that run after this one and call into the shim use
+        // the shared counter: the flag may be another thread's by then.
+        ME.with(|me| me.slot.set(SHARED));
         if let Some(c) = CLAIMED.get(usize::from(self.0.get())) {
             c.store(false, Ordering::Release);
         }
