@@ -31,13 +31,25 @@ pub fn with_path<T>(
     famfs: impl FnOnce(&'static Vfs, FamfsPath) -> SysResult<T>,
     real: impl FnOnce(*const c_char) -> T,
 ) -> T {
+    if cpath.is_plain(dirfd) {
+        return real(cpath.ptr);
+    }
+    with_unplain_path(dirfd, cpath, fail, famfs, real)
+}
+
+/// [`with_path`] for a hook that has just found the path not plain (its
+/// `plain` test in `interpose!`), so the test is not made twice.
+pub fn with_unplain_path<T>(
+    dirfd: i32,
+    cpath: CPath<'_>,
+    fail: T,
+    famfs: impl FnOnce(&'static Vfs, FamfsPath) -> SysResult<T>,
+    real: impl FnOnce(*const c_char) -> T,
+) -> T {
     let path = cpath.ptr;
     let Some(p) = cpath.bytes else {
         return real(path);
     };
-    if shim::path_is_plain(dirfd, p) {
-        return real(path);
-    }
     let mut rewritten: Option<CString> = None;
     let flow = match shim::enter() {
         None => Flow::Pass,

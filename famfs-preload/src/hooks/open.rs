@@ -5,7 +5,7 @@
 //! on every ABI the shim supports, so a fixed three-argument hook reads it
 //! exactly as the real function would.
 
-use super::with_path;
+use super::{with_path, with_unplain_path};
 use crate::interpose::interpose;
 use crate::shim::{self, CPath, Flow};
 use libc::{c_char, c_int, c_uint, mode_t};
@@ -20,13 +20,24 @@ fn open_famfs(
     with_path(dirfd, path, -1, |vfs, fp| vfs.open(&fp, flags), real)
 }
 
+/// [`open_famfs`] for `open` and `openat`, whose `plain` test has just
+/// found the path not plain.
+fn open_unplain(
+    dirfd: c_int,
+    path: CPath<'_>,
+    flags: c_int,
+    real: impl FnOnce(*const c_char) -> c_int,
+) -> c_int {
+    with_unplain_path(dirfd, path, -1, |vfs, fp| vfs.open(&fp, flags), real)
+}
+
 interpose! {
     fn open | open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int, real,
         // SAFETY: `path` is NULL or a C string, as open(2) requires.
         plain(unsafe { CPath::new(path) }.is_plain(libc::AT_FDCWD)) {
         // SAFETY: `path` is NULL or a C string, as open(2) requires.
         let path = unsafe { CPath::new(path) };
-        open_famfs(libc::AT_FDCWD, path, flags, |p| real(p, flags, mode))
+        open_unplain(libc::AT_FDCWD, path, flags, |p| real(p, flags, mode))
     }
 }
 
@@ -36,7 +47,7 @@ interpose! {
         plain(unsafe { CPath::new(path) }.is_plain(dirfd)) {
         // SAFETY: `path` is NULL or a C string, as open(2) requires.
         let path = unsafe { CPath::new(path) };
-        open_famfs(dirfd, path, flags, |p| real(dirfd, p, flags, mode))
+        open_unplain(dirfd, path, flags, |p| real(dirfd, p, flags, mode))
     }
 }
 
