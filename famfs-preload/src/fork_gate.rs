@@ -63,8 +63,10 @@ static FENCED: AtomicBool = AtomicBool::new(true);
 
 /// How long a fork waits for busy threads, and an entrant for a fork,
 /// before going ahead anyway: a thread stuck inside the shim (a log lock
-/// another host holds) must not stop the process from forking, nor a
-/// fork handler of a library loaded before this one from calling in.
+/// another host holds) must not stop the process from forking, and a
+/// thread held at the gate must not stop it either when a fork handler
+/// that runs after ours (a library's registered before this one loaded)
+/// waits for a lock that thread holds.
 const PATIENCE: Duration = Duration::from_secs(2);
 
 /// `Me::slot` before the thread's first entry.

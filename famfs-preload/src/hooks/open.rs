@@ -5,7 +5,7 @@
 //! on every ABI the shim supports, so a fixed three-argument hook reads it
 //! exactly as the real function would.
 
-use super::with_unplain_path;
+use super::{with_path, with_unplain_path};
 use crate::interpose::interpose;
 use crate::shim::{self, CPath, Flow};
 use libc::{c_char, c_int, c_uint, mode_t};
@@ -17,14 +17,11 @@ fn open_famfs(
     flags: c_int,
     real: impl FnOnce(*const c_char) -> c_int,
 ) -> c_int {
-    if path.is_plain(dirfd) {
-        return real(path.ptr);
-    }
-    open_unplain(dirfd, path, flags, real)
+    with_path(dirfd, path, -1, |vfs, fp| vfs.open(&fp, flags), real)
 }
 
-/// [`open_famfs`] once the path is known not to be plain (`open` and
-/// `openat` test it in their `plain` gate), so the test is not made twice.
+/// [`open_famfs`] for `open` and `openat`, whose `plain` gate has just
+/// found the path not plain, so the test is not made twice.
 fn open_unplain(
     dirfd: c_int,
     path: CPath<'_>,
